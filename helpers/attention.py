@@ -1,0 +1,99 @@
+"""Scaled dot-product attention, written out, and the masks that shape it (episode 02).
+
+Convention everywhere in the course: row vectors. A sequence of T tokens with C
+features is a (T, C) matrix (or (B, T, C) for a batch), and a projection is
+``x @ W``. Masks are boolean with ``True`` where a query MAY look at a key, the
+same meaning as a boolean ``attn_mask`` in ``F.scaled_dot_product_attention``.
+"""
+
+import math
+
+import torch
+
+
+def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """Raise a ValueError naming the shapes if q, k and v cannot be attended together."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() < 2:
+            raise ValueError(f"{name} must have shape (..., T, d), got {tuple(t.shape)}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"queries and keys must have the same width d_k: q is {tuple(q.shape)}, "
+            f"k is {tuple(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"keys and values must have the same length T_k: k is {tuple(k.shape)}, "
+            f"v is {tuple(v.shape)}"
+        )
+
+
+def attention_scores(q: torch.Tensor, k: torch.Tensor, scale: bool = True) -> torch.Tensor:
+    """Return ``q @ k^T``, divided by sqrt(d_k) when ``scale``: (..., T_q, T_k)."""
+    scores = q @ k.transpose(-2, -1)  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
+    if scale:
+        scores = scores / math.sqrt(q.shape[-1])
+    return scores
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    scale: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``softmax(q @ k^T / sqrt(d_k) + mask) @ v`` and the weights.
+
+    q: (..., T_q, d_k), k: (..., T_k, d_k), v: (..., T_k, d_v);
+    mask: boolean, broadcastable to (..., T_q, T_k), True where attending is allowed.
+    Returns out (..., T_q, d_v) and weights (..., T_q, T_k), each row summing to 1.
+    Every query needs at least one allowed key (a row with none has no softmax).
+    """
+    _check_qkv(q, k, v)
+    scores = attention_scores(q, k, scale=scale)  # (..., T_q, T_k)
+    if mask is not None:
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask must be a boolean tensor (True = may attend), got {mask.dtype}")
+        try:
+            torch.broadcast_shapes(mask.shape, scores.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to the scores "
+                f"{tuple(scores.shape)} (..., T_q, T_k)"
+            ) from None
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (..., T_q, T_k)
+    return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
+
+
+def causal_mask(
+    T: int, T_k: int | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Return a (T, T_k) boolean mask where query i may see keys up to its own position.
+
+    With ``T_k > T`` (queries are the last T of T_k positions, as with a KV cache)
+    the diagonal is aligned to the bottom right: query i is position ``T_k - T + i``.
+    """
+    T_k = T if T_k is None else T_k
+    if T < 1 or T_k < T:
+        raise ValueError(f"causal_mask needs 1 <= T <= T_k, got T={T}, T_k={T_k}")
+    return torch.ones(T, T_k, dtype=torch.bool, device=device).tril(diagonal=T_k - T)
+
+
+def padding_mask(lengths: torch.Tensor | list[int], T: int) -> torch.Tensor:
+    """Return a (B, 1, T) boolean mask that hides the padding after each sequence's length.
+
+    Broadcasts against (B, T_q, T) weights; every query may see the real tokens only.
+    """
+    lengths = torch.as_tensor(lengths)
+    if lengths.dim() != 1:
+        raise ValueError(
+            f"lengths must be 1-D (one length per sequence), got {tuple(lengths.shape)}"
+        )
+    if (lengths < 1).any() or (lengths > T).any():
+        raise ValueError(f"every length must be in 1..{T}, got {lengths.tolist()}")
+    positions = torch.arange(T)  # (T,)
+    return (positions[None, :] < lengths[:, None])[:, None, :]  # (B, 1, T)

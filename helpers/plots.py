@@ -1,0 +1,199 @@
+"""The course's figures: one heatmap style for every attention picture, one loss-curve style.
+
+Every function returns a matplotlib Figure (and draws on ``ax`` when one is given),
+so a notebook shows it and a test can inspect it.
+"""
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+
+def _as_array(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def plot_heatmap(
+    matrix,
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    cbar_label: str = "",
+    ax: plt.Axes | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "viridis",
+    annotate: bool = False,
+    colorbar: bool = True,
+) -> Figure:
+    """Draw a 2-D matrix as a heatmap with labelled axes and a colour bar."""
+    m = _as_array(matrix)
+    if m.ndim != 2:
+        raise ValueError(f"plot_heatmap needs a 2-D matrix, got shape {m.shape}")
+    if ax is None:
+        size = (max(3.5, 0.45 * m.shape[1] + 2), max(3.0, 0.4 * m.shape[0] + 1.5))
+        fig, ax = plt.subplots(figsize=(min(size[0], 12), min(size[1], 10)))
+    fig = ax.figure
+    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    for labels, setter, n, axis in (
+        (x_labels, ax.set_xticks, m.shape[1], "x"),
+        (y_labels, ax.set_yticks, m.shape[0], "y"),
+    ):
+        if labels is not None:
+            if len(labels) != n:
+                raise ValueError(
+                    f"{len(labels)} {axis} labels for {n} {'columns' if axis == 'x' else 'rows'}"
+                )
+            setter(range(n), [repr(t)[1:-1] if t in (" ", "\n") else str(t) for t in labels])
+    if x_labels is not None:
+        ax.tick_params(
+            axis="x", labelrotation=90 if max(map(len, map(str, x_labels)), default=0) > 2 else 0
+        )
+    if annotate:
+        lo, hi = np.nanmin(m), np.nanmax(m)
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                light = (m[i, j] - lo) < 0.5 * (hi - lo)
+                ax.text(
+                    j,
+                    i,
+                    f"{m[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if light else "black",
+                )
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if colorbar:
+        fig.colorbar(im, ax=ax, label=cbar_label, fraction=0.046, pad=0.04)
+    return fig
+
+
+def plot_attention(
+    weights,
+    tokens: Sequence[str] | None = None,
+    query_tokens: Sequence[str] | None = None,
+    title: str = "Attention weights",
+    ax: plt.Axes | None = None,
+    annotate: bool | None = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+) -> Figure:
+    """Heatmap of attention weights: keys across, queries down, colour = weight in [0, 1].
+
+    weights: (T_q, T_k) for one matrix, or (rows, cols, T_q, T_k) for a grid such as
+    layers x heads, all on one colour scale. tokens label the keys (and the queries,
+    unless query_tokens differ, as in cross-attention).
+    """
+    w = _as_array(weights)
+    query_tokens = tokens if query_tokens is None else query_tokens
+    if w.ndim == 2:
+        if annotate is None:
+            annotate = max(w.shape) <= 8
+        return plot_heatmap(
+            w,
+            tokens,
+            query_tokens,
+            title=title,
+            xlabel="key (attended to)",
+            ylabel="query (attending)",
+            cbar_label="attention weight",
+            ax=ax,
+            vmin=0.0,
+            vmax=1.0,
+            annotate=annotate,
+        )
+    if w.ndim != 4:
+        raise ValueError(
+            f"weights must be (T_q, T_k) or (rows, cols, T_q, T_k), got shape {w.shape}"
+        )
+    rows, cols = w.shape[:2]
+    row_labels = row_labels or [f"layer {i}" for i in range(rows)]
+    col_labels = col_labels or [f"head {j}" for j in range(cols)]
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.6 * cols + 1.2, 2.5 * rows + 0.6), squeeze=False
+    )
+    vmax = float(w.max())
+    for i in range(rows):
+        for j in range(cols):
+            a = axes[i, j]
+            im = a.imshow(w[i, j], cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
+            small = w.shape[-1] <= 16
+            if tokens is not None and small:
+                a.set_xticks(range(len(tokens)), [str(t) for t in tokens], fontsize=7)
+            else:
+                a.set_xticks([])
+            if query_tokens is not None and small and j == 0:
+                a.set_yticks(range(len(query_tokens)), [str(t) for t in query_tokens], fontsize=7)
+            else:
+                a.set_yticks([])
+            a.set_title(f"{row_labels[i]}, {col_labels[j]}", fontsize=9)
+            if i == rows - 1:
+                a.set_xlabel("key")
+            if j == 0:
+                a.set_ylabel("query")
+    fig.suptitle(title)
+    fig.colorbar(im, ax=axes, label="attention weight", fraction=0.03, pad=0.02)
+    return fig
+
+
+def plot_losses(
+    runs,
+    title: str = "Loss",
+    x: str = "step",
+    ax: plt.Axes | None = None,
+    baselines: Mapping[str, float] | None = None,
+    log_y: bool = False,
+) -> Figure:
+    """Train (solid) and validation (dashed) loss of one or several runs on one axes.
+
+    runs: a History, or a mapping of run name to History. x: 'step' or 'seconds'.
+    baselines: horizontal reference lines, name -> loss (e.g. uniform guessing).
+    """
+    from helpers.train import History
+
+    if isinstance(runs, History):
+        runs = {"": runs}
+    if x not in ("step", "seconds"):
+        raise ValueError(f"x must be 'step' or 'seconds', got {x!r}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    fig = ax.figure
+    for i, (name, h) in enumerate(runs.items()):
+        if not h.step:
+            raise ValueError(f"run {name!r} has no recorded losses")
+        color = f"C{i}"
+        xs = getattr(h, x)
+        prefix = f"{name} " if name else ""
+        if any(v == v for v in h.train):  # not all NaN
+            ax.plot(xs, h.train, color=color, label=f"{prefix}train")
+        if any(v == v for v in h.val):
+            ax.plot(xs, h.val, color=color, linestyle="--", label=f"{prefix}validation")
+    for name, value in (baselines or {}).items():
+        ax.axhline(value, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(
+            name,
+            xy=(0.99, value),
+            xycoords=("axes fraction", "data"),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="dimgrey",
+        )
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("training step" if x == "step" else "training time (s)")
+    ax.set_ylabel("cross-entropy loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig

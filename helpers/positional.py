@@ -1,0 +1,79 @@
+"""Positional encodings: sinusoidal (fixed, from a formula) and learned (episode 04).
+
+Both map integer positions (T,) to vectors (T, d_model) that are added to the
+token embeddings, so attention can tell "dog bites man" from "man bites dog".
+"""
+
+import torch
+from torch import nn
+
+
+def sinusoidal_encoding(
+    T: int, d_model: int, base: float = 10000.0, offset: int = 0
+) -> torch.Tensor:
+    """Return the (T, d_model) sinusoidal encoding of positions offset..offset+T-1.
+
+    PE[pos, 2i] = sin(pos / base^(2i/d_model)), PE[pos, 2i+1] = cos(same angle).
+    """
+    if T < 0 or d_model < 1 or offset < 0:
+        raise ValueError(f"need T >= 0, d_model >= 1 and offset >= 0, got {T}, {d_model}, {offset}")
+    positions = torch.arange(offset, offset + T, dtype=torch.float64)[:, None]  # (T, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(d/2),)
+    angles = positions / base ** (two_i / d_model)  # (T, ceil(d/2))
+    pe = torch.zeros(T, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
+    return pe.float()
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Fixed encodings: nothing to learn, defined for any position."""
+
+    def __init__(self, d_model: int, base: float = 10000.0):
+        super().__init__()
+        self.d_model, self.base = d_model, base
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        """Map positions (T,) to encodings (T, d_model)."""
+        if positions.dim() != 1:
+            raise ValueError(f"positions must be 1-D (T,), got {tuple(positions.shape)}")
+        d, base = self.d_model, self.base
+        angle_rates = base ** (-torch.arange(0, d, 2, device=positions.device).float() / d)
+        angles = positions.float()[:, None] * angle_rates[None, :]  # (T, ceil(d/2))
+        pe = torch.zeros(len(positions), d, device=positions.device)
+        pe[:, 0::2] = torch.sin(angles)
+        pe[:, 1::2] = torch.cos(angles[:, : d // 2])
+        return pe
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """One trained vector per position, for positions 0..max_len-1 only."""
+
+    def __init__(self, max_len: int, d_model: int):
+        super().__init__()
+        if max_len < 1 or d_model < 1:
+            raise ValueError(f"max_len and d_model must be positive, got {max_len}, {d_model}")
+        self.max_len = max_len
+        self.table = nn.Embedding(max_len, d_model)
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        """Map positions (T,) to their learned vectors (T, d_model)."""
+        if positions.dim() != 1:
+            raise ValueError(f"positions must be 1-D (T,), got {tuple(positions.shape)}")
+        if len(positions) and int(positions.max()) >= self.max_len:
+            raise ValueError(
+                f"position {int(positions.max())} is beyond the {self.max_len} positions "
+                f"this embedding learned (max_len={self.max_len})"
+            )
+        return self.table(positions)
+
+
+def positional_module(kind: str, d_model: int, max_len: int) -> nn.Module | None:
+    """Return the encoding for ``kind`` ('learned', 'sinusoidal') or None for 'none'."""
+    if kind == "learned":
+        return LearnedPositionalEmbedding(max_len, d_model)
+    if kind == "sinusoidal":
+        return SinusoidalPositionalEncoding(d_model)
+    if kind == "none":
+        return None
+    raise ValueError(f"position kind must be 'learned', 'sinusoidal' or 'none', got {kind!r}")

@@ -1,0 +1,31 @@
+"""helpers.seed and helpers.device."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import choose_device, set_seed
+
+
+def test_set_seed_repeats_every_generator():
+    set_seed(3)
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    set_seed(3)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+
+
+def test_bad_seed():
+    with pytest.raises(ValueError, match="seed"):
+        set_seed(-1)
+
+
+def test_device_choice():
+    assert choose_device("cpu") == torch.device("cpu")
+    assert choose_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="one of"):
+        choose_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            choose_device("cuda")
