@@ -13,6 +13,10 @@ from pathlib import Path
 
 import torch
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+RUNS_DIR = PROJECT_ROOT / "runs"  # git-ignored: everything the notebooks and training write
+DEFAULT_CORPUS = DATA_DIR / "one_piece_synopses.csv"
 SUPPORTED = (".csv", ".json", ".jsonl", ".txt")
 DEFAULT_FIELDS = ("synopsis", "summary")
 RECORD_SEPARATOR = "\n\n"  # records are joined with a blank line between them
