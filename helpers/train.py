@@ -9,11 +9,12 @@ history so far. Checkpoints are written atomically and resume continues the same
 loss curve, bit for bit on the CPU.
 """
 
+import argparse
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -252,6 +253,7 @@ def train(
     on_eval: Callable[[int, dict[str, float]], None] | None = None,
     snapshot_steps: tuple[int, ...] = (),
     snapshot_dir: str | Path | None = None,
+    checkpoint_extra: dict | None = None,
 ) -> TrainResult:
     """Train ``model`` for cfg.max_steps optimiser steps; return the model and its history.
 
@@ -259,6 +261,7 @@ def train(
     step with its optimiser, RNG states and history, so the loss curve carries on.
     snapshot_steps: also save a model-only checkpoint ``step_{n}.pt`` in snapshot_dir
     at these steps (episode 06's reference checkpoints).
+    checkpoint_extra: stored in every checkpoint (the CLI stores the vocabulary there).
     """
     from tqdm.auto import tqdm  # imported here: only a run with a progress bar needs it
 
@@ -281,7 +284,9 @@ def train(
 
     def checkpoint(at: int) -> None:
         if cfg.checkpoint_path and main:
-            save_checkpoint(cfg.checkpoint_path, model, optimizer, at, history, gen)
+            save_checkpoint(
+                cfg.checkpoint_path, model, optimizer, at, history, gen, checkpoint_extra
+            )
 
     def evaluate(at: int, seconds: float) -> None:
         losses = estimate_loss(model, get_batch, cfg, device)
@@ -331,3 +336,314 @@ def train(
         bar.close()
     checkpoint(step)
     return TrainResult(model, optimizer, history, step, interrupted)
+
+
+# --- the command line: python -m helpers.train ------------------------------------------
+
+PRESETS: dict[str, dict] = {
+    # a couple of minutes on a laptop CPU
+    "cpu-small": dict(
+        n_layer=2,
+        n_head=2,
+        n_embd=64,
+        block_size=64,
+        batch_size=32,
+        max_steps=500,
+        lr=3e-3,
+        warmup_steps=50,
+        eval_interval=50,
+    ),
+    # episode 06's reference run (make checkpoints): about 25 minutes on 2 CPU cores
+    "reference": dict(
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        block_size=128,
+        batch_size=32,
+        max_steps=3000,
+        lr=2e-3,
+        warmup_steps=100,
+        eval_interval=100,
+        eval_iters=20,
+        snapshot_steps=(200, 1000),
+    ),
+    # nanoGPT's shakespeare_char size, for a GPU
+    "shakespeare-char": dict(
+        n_layer=6,
+        n_head=6,
+        n_embd=384,
+        block_size=256,
+        batch_size=64,
+        dropout=0.2,
+        max_steps=5000,
+        lr=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_iters=50,
+    ),
+}
+
+
+# TrainConfig fields that have flags of their own above (or none: eval_splits)
+_NOT_FLAGS = ("device", "bf16", "checkpoint_path", "progress", "eval_splits")
+
+
+class UsageError(Exception):
+    """A bad argument or input file: reported in one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser: every GPTConfig and TrainConfig field is a flag."""
+    from helpers.gpt import GPTConfig
+
+    p = argparse.ArgumentParser(
+        prog="python -m helpers.train",
+        description="Train a character-level GPT on a corpus that helpers.data can read.",
+    )
+    p.add_argument(
+        "--corpus",
+        default=None,
+        help="a .csv/.json/.jsonl/.txt corpus (default: the One Piece synopses)",
+    )
+    p.add_argument("--text-field", default=None, help="column or field holding the text")
+    p.add_argument(
+        "--val-fraction", type=float, default=0.1, help="last fraction of records held out"
+    )
+    p.add_argument("--preset", default="cpu-small", help=f"one of {', '.join(PRESETS)}")
+    p.add_argument(
+        "--out-dir", default="runs/train", help="where the checkpoint, history and plot go"
+    )
+    p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.pt")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument(
+        "--attention",
+        choices=("fused", "written"),
+        default="fused",
+        help="F.scaled_dot_product_attention or the written-out softmax(q k^T) v",
+    )
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="no bf16 autocast on CUDA")
+    p.add_argument("--history-format", choices=("json", "csv"), default="json")
+    p.add_argument(
+        "--snapshot-steps",
+        type=lambda s: tuple(int(x) for x in s.split(",") if x),
+        default=None,
+        help="comma-separated steps at which to save step_N.pt",
+    )
+    p.add_argument("--ship-to", default=None, help="also copy the snapshots and history here")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    model_fields = [f for f in fields(GPTConfig) if f.name != "vocab_size"]
+    train_fields = [f for f in fields(TrainConfig) if f.name not in _NOT_FLAGS]
+    for f in model_fields + train_fields:
+        kind = float if f.default is None else type(f.default)  # only min_lr defaults to None
+        p.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            type=_parse_bool if kind is bool else kind,
+            default=None,
+            help=f"(default: from the preset, else {f.default})",
+        )
+    return p
+
+
+def _parse_bool(s: str) -> bool:
+    if s.lower() in ("1", "true", "yes"):
+        return True
+    if s.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {s!r}")
+
+
+def _settings(args) -> tuple[dict, dict, tuple[int, ...]]:
+    """Merge the preset with the flags given: (model settings, train settings, snapshots)."""
+    from helpers.gpt import GPTConfig
+
+    if args.preset not in PRESETS:
+        raise UsageError(f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
+    merged = dict(PRESETS[args.preset])
+    model_keys = {f.name for f in fields(GPTConfig)}
+    config_keys = model_keys | {f.name for f in fields(TrainConfig) if f.name not in _NOT_FLAGS}
+    merged.update({k: v for k, v in vars(args).items() if v is not None and k in config_keys})
+    preset_snapshots = merged.pop("snapshot_steps", ())
+    snapshots = args.snapshot_steps if args.snapshot_steps is not None else preset_snapshots
+    model = {k: v for k, v in merged.items() if k in model_keys}
+    train_cfg = {k: v for k, v in merged.items() if k not in model_keys}
+    return model, train_cfg, snapshots
+
+
+def run(argv: list[str] | None = None) -> TrainResult:
+    """Parse the command line, train, and write the outputs; errors raise UsageError."""
+    import json
+    import shutil
+
+    from helpers.data import DEFAULT_CORPUS, Batches, CharTokenizer, CorpusError, load_corpus
+    from helpers.gpt import GPT, GPTConfig
+
+    args = build_parser().parse_args(argv)
+    model_kw, train_kw, snapshots = _settings(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dist = torch.distributed
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device_name = args.device or "auto"
+    if distributed:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+        if cuda:
+            torch.cuda.set_device(local_rank)
+            device_name = f"cuda:{local_rank}"
+        else:
+            device_name = "cpu"
+    out_dir = Path(args.out_dir)
+    ckpt_path = out_dir / "ckpt.pt"
+    try:
+        corpus = load_corpus(args.corpus or DEFAULT_CORPUS, text_field=args.text_field)
+        tokenizer = CharTokenizer.fit(corpus.text)
+        try:
+            config = GPTConfig(vocab_size=tokenizer.vocab_size, **model_kw)
+            cfg = TrainConfig(
+                device=device_name.split(":")[0] if not distributed else "cpu",
+                checkpoint_path=str(ckpt_path),
+                progress=args.progress,
+                bf16=args.bf16,
+                **train_kw,
+            )
+        except TypeError as e:
+            raise UsageError(str(e)) from None
+        if args.resume:
+            if not ckpt_path.is_file():
+                raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
+            saved = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            saved_chars = saved.get("extra", {}).get("chars")
+            if saved_chars is not None and saved_chars != tokenizer.chars:
+                raise UsageError(
+                    f"--resume: {ckpt_path} was made for another vocabulary "
+                    f"({len(saved_chars)} characters, this corpus has {tokenizer.vocab_size})"
+                )
+        batches = Batches.from_corpus(corpus, tokenizer, config.block_size, args.val_fraction)
+    except (CorpusError, ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+
+    torch.manual_seed(cfg.seed)
+    model = GPT(config)
+    for block in model.blocks:
+        block.attn.fused = args.attention == "fused"
+    device = torch.device(device_name) if distributed else choose_device(cfg.device)
+    model.to(device)
+    wrapped: nn.Module = model
+    if distributed:
+        wrapped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if args.compile:
+        wrapped = torch.compile(wrapped)
+    main = _is_main_process()
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(out_dir / "tokenizer.json")
+        print(f"corpus: {corpus.path} {corpus.stats()}")
+        print(f"model: {config} ({model.num_params():,} parameters) on {device}")
+
+    # every checkpoint carries its vocabulary, so sampling and resuming can check it
+    extra = {
+        "chars": tokenizer.chars,
+        "corpus": str(corpus.path),
+        "val_fraction": args.val_fraction,
+    }
+    result = train(
+        wrapped,
+        batches.get,
+        cfg,
+        resume_from=ckpt_path if args.resume else None,
+        snapshot_steps=snapshots,
+        snapshot_dir=out_dir,
+        checkpoint_extra=extra,
+    )
+    if main:
+        _write_outputs(result.history, out_dir, args.history_format)
+        if args.ship_to:
+            ship = Path(args.ship_to)
+            ship.mkdir(parents=True, exist_ok=True)
+            for step in (*snapshots, result.step):
+                src = out_dir / f"step_{step}.pt"
+                if step == result.step and not src.exists():
+                    save_checkpoint(src, model, step=step, history=result.history, extra=extra)
+                shutil.copy(src, ship / src.name)
+            shutil.copy(out_dir / f"history.{args.history_format}", ship)
+            shutil.copy(out_dir / "loss.png", ship)
+            (ship / "settings.json").write_text(
+                json.dumps(
+                    {
+                        "command": "python -m helpers.train " + " ".join(argv or []),
+                        "model": config.to_dict(),
+                        "train": {k: v for k, v in vars(cfg).items()},
+                        "snapshots": list(snapshots),
+                        "torch": torch.__version__,
+                        "threads": torch.get_num_threads(),
+                    },
+                    indent=2,
+                    default=str,
+                )
+                + "\n"
+            )
+        h = result.history
+        print(
+            f"step {result.step}: train loss {h.last('train'):.3f}, val loss {h.last('val'):.3f}"
+            + (" (interrupted)" if result.interrupted else "")
+        )
+    if distributed:
+        dist.destroy_process_group()
+    return result
+
+
+def _write_outputs(history: History, out_dir: Path, fmt: str) -> None:
+    """History as JSON or CSV, and the loss curve as a PNG."""
+    import csv
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.plots import plot_losses
+
+    if fmt == "json":
+        (out_dir / "history.json").write_text(json.dumps(history.to_dict()) + "\n")
+    else:
+        with open(out_dir / "history.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "train", "val", "lr", "seconds"])
+            w.writerows(
+                zip(
+                    history.step,
+                    history.train,
+                    history.val,
+                    history.lr,
+                    history.seconds,
+                    strict=True,
+                )
+            )
+    fig = plot_losses(history, title=f"Training loss ({out_dir.name})")
+    fig.savefig(out_dir / "loss.png", dpi=100, bbox_inches="tight")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 on success, 2 with a one-line error on bad input."""
+    import sys
+
+    try:
+        run(argv)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    # run main from the imported module, so its classes are the ones helpers.plots and
+    # the tests know (``python -m`` would otherwise load this file twice)
+    from helpers.train import main as _main
+
+    raise SystemExit(_main())

@@ -66,7 +66,10 @@ def test_padding_mask_shape_and_values():
 
 @pytest.mark.parametrize(
     "shapes, message",
-    [(((2, 5, 4), (2, 5, 3), (2, 5, 3)), "same width d_k"), (((2, 5, 4), (2, 5, 4), (2, 6, 3)), "same length T_k")],
+    [
+        (((2, 5, 4), (2, 5, 3), (2, 5, 3)), "same width d_k"),
+        (((2, 5, 4), (2, 5, 4), (2, 6, 3)), "same length T_k"),
+    ],
 )
 def test_wrong_shapes_are_named(shapes, message):
     q, k, v = (torch.randn(*s) for s in shapes)

@@ -31,8 +31,16 @@ def model(seed=0, **kw):
 
 
 def cfg(**kw):
-    base = dict(max_steps=30, batch_size=8, lr=1e-2, warmup_steps=5, eval_interval=10,
-                eval_iters=2, device="cpu", progress=False)
+    base = dict(
+        max_steps=30,
+        batch_size=8,
+        lr=1e-2,
+        warmup_steps=5,
+        eval_interval=10,
+        eval_iters=2,
+        device="cpu",
+        progress=False,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -60,7 +68,10 @@ def test_checkpoint_round_trip(tmp_path):
     m2 = model(seed=1)
     ckpt = load_checkpoint(tmp_path / "c.pt", m2)
     assert ckpt["step"] == 5 and History.from_dict(ckpt["history"]) == h
-    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(m.state_dict().values(), m2.state_dict().values(), strict=True)
+    )
     assert not (tmp_path / "c.pt.tmp").exists()
 
 
@@ -118,3 +129,148 @@ def test_bad_train_config():
         TrainConfig(max_steps=0)
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+
+
+# --- the command line: python -m helpers.train --------------------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from helpers.data import Batches, CharTokenizer, load_corpus  # noqa: E402
+from helpers.train import main  # noqa: E402
+
+TINY = [
+    "--preset",
+    "cpu-small",
+    "--n-layer",
+    "1",
+    "--n-embd",
+    "16",
+    "--block-size",
+    "16",
+    "--batch-size",
+    "4",
+    "--eval-interval",
+    "5",
+    "--eval-iters",
+    "1",
+    "--no-progress",
+]
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    records = [
+        f"Episode {i}: the crew sails to island number {i} and finds a new friend."
+        for i in range(30)
+    ]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n\n".join(records), encoding="utf-8")
+    return path
+
+
+def test_cli_writes_checkpoint_history_and_plot(tmp_path, corpus_file, capsys):
+    out = tmp_path / "run"
+    argv = ["--corpus", str(corpus_file), "--out-dir", str(out), "--max-steps", "10", *TINY]
+    assert main(argv + ["--history-format", "csv"]) == 0
+    assert {"ckpt.pt", "history.csv", "loss.png", "tokenizer.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert "step 10: train loss" in capsys.readouterr().out
+
+
+def test_cli_resume_continues_the_curve(tmp_path, corpus_file):
+    out = tmp_path / "run"
+    base = ["--corpus", str(corpus_file), "--out-dir", str(out), *TINY]
+    assert main(base + ["--max-steps", "10"]) == 0
+    assert main(base + ["--max-steps", "20", "--resume"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["step"] == [0, 5, 10, 15, 20]
+    assert len(history["batch_loss"]) == 20
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--corpus", "missing.txt"], "missing.txt: no such file"),
+        (["--n-embd", "30", "--n-head", "4"], "divisible"),
+        (["--resume"], "no checkpoint at"),
+    ],
+)
+def test_cli_bad_arguments_give_one_line_and_exit_2(tmp_path, corpus_file, capsys, argv, message):
+    base = ["--corpus", str(corpus_file), "--out-dir", str(tmp_path / "r"), "--no-progress"]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_resume_refuses_another_vocabulary(tmp_path, corpus_file, capsys):
+    out = tmp_path / "run"
+    assert (
+        main(["--corpus", str(corpus_file), "--out-dir", str(out), "--max-steps", "2", *TINY]) == 0
+    )
+    other = tmp_path / "other.txt"
+    other.write_text("\n\n".join(["completely different text! " * 5] * 20), encoding="utf-8")
+    assert main(["--corpus", str(other), "--out-dir", str(out), "--resume", *TINY]) == 2
+    assert "another vocabulary" in capsys.readouterr().err
+
+
+def test_two_processes_agree_with_one_that_sees_the_global_batch(tmp_path, corpus_file):
+    """torchrun, 2 CPU processes (gloo): each draws its own batches; DDP averages gradients."""
+    out = tmp_path / "ddp"
+    steps = ["--max-steps", "4", "--warmup-steps", "1", "--eval-interval", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "helpers.train",
+        "--corpus",
+        str(corpus_file),
+        "--out-dir",
+        str(out),
+        *TINY,
+        *steps,
+        "--threads",
+        "1",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ddp = load_checkpoint(out / "ckpt.pt")
+
+    # one process, same model init, whose every training batch is rank 0's and rank 1's together
+    corpus = load_corpus(corpus_file)
+    tok = CharTokenizer.fit(corpus.text)
+    batches = Batches.from_corpus(corpus, tok, block_size=16)
+    gens = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(0 + 7919)]
+
+    def global_batch(split, batch_size, gen):
+        if not torch.is_grad_enabled():
+            return batches.get(split, batch_size, gen)  # evaluation: as in each rank
+        parts = [batches.get(split, batch_size, g) for g in gens]
+        return tuple(torch.cat(ts) for ts in zip(*parts, strict=True))
+
+    from helpers.gpt import GPT, GPTConfig
+
+    config = GPTConfig.from_dict(ddp["model_config"])
+    torch.manual_seed(0)
+    single = GPT(config)
+    c = TrainConfig(
+        max_steps=4,
+        batch_size=4,
+        lr=3e-3,
+        warmup_steps=1,
+        eval_interval=4,
+        eval_iters=1,
+        device="cpu",
+        progress=False,
+    )
+    train(single, global_batch, c)
+    for name, value in single.state_dict().items():
+        assert torch.allclose(value, ddp["model"][name], atol=1e-5), name
