@@ -103,11 +103,14 @@ class MultiHeadAttention(nn.Module):
 
         if mask is not None and mask.dim() == 3:
             mask = mask.unsqueeze(1)  # (B, T, T_k) -> (B, 1, T, T_k): same for every head
+        p = self.dropout if self.training else 0.0
+        if self.fused and not need_weights and causal and mask is None and T == T_k:
+            # the plain causal case: let the fused kernel skip the masked half itself
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            return self.out(self.merge_heads(y)), None
         if causal:
             tri = causal_mask(T, T_k, device=x.device)  # (T, T_k)
             mask = tri if mask is None else mask & tri
-
-        p = self.dropout if self.training else 0.0
         if self.fused and not need_weights:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
             weights = None
