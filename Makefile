@@ -77,7 +77,7 @@ sample: $(STAMP)
 	$(BIN)/python -m helpers.sample $(ARGS)
 
 checkpoints: $(STAMP)
-	$(BIN)/python -m helpers.train --preset reference --out-dir runs/reference --ship-to data/checkpoints $(ARGS)
+	$(BIN)/python -m helpers.train --preset reference --threads 2 --no-progress --out-dir runs/reference --ship-to data/checkpoints $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(ARGS)

@@ -353,18 +353,20 @@ PRESETS: dict[str, dict] = {
         warmup_steps=50,
         eval_interval=50,
     ),
-    # episode 06's reference run (make checkpoints): about 25 minutes on 2 CPU cores
+    # episode 06's reference run (make checkpoints): about 20 minutes on 2 CPU cores
     "reference": dict(
         n_layer=4,
         n_head=4,
         n_embd=128,
         block_size=128,
+        dropout=0.1,
         batch_size=32,
-        max_steps=3000,
+        max_steps=2500,
         lr=2e-3,
+        min_lr=2e-4,
         warmup_steps=100,
         eval_interval=100,
-        eval_iters=20,
+        eval_iters=10,
         snapshot_steps=(200, 1000),
     ),
     # nanoGPT's shakespeare_char size, for a GPU
@@ -477,6 +479,7 @@ def run(argv: list[str] | None = None) -> TrainResult:
     """Parse the command line, train, and write the outputs; errors raise UsageError."""
     import json
     import shutil
+    import sys
 
     from helpers.data import DEFAULT_CORPUS, Batches, CharTokenizer, CorpusError, load_corpus
     from helpers.gpt import GPT, GPTConfig
@@ -577,7 +580,8 @@ def run(argv: list[str] | None = None) -> TrainResult:
             (ship / "settings.json").write_text(
                 json.dumps(
                     {
-                        "command": "python -m helpers.train " + " ".join(argv or []),
+                        "command": "python -m helpers.train "
+                        + " ".join(sys.argv[1:] if argv is None else argv),
                         "model": config.to_dict(),
                         "train": {k: v for k, v in vars(cfg).items()},
                         "snapshots": list(snapshots),
