@@ -9,14 +9,12 @@ import sys
 
 import torch
 
-from helpers.data import CharTokenizer
+from helpers.data import DATA_DIR, CharTokenizer
 from helpers.device import choose_device
 from helpers.gpt import GPT, GPTConfig
 from helpers.train import load_checkpoint
 
-
-class UsageError(Exception):
-    """A bad argument: reported in one line, exit code 2."""
+REFERENCE_CHECKPOINT = DATA_DIR / "checkpoints" / "step_2500.pt"  # made by make checkpoints
 
 
 def load_gpt(path: str, device: str = "cpu") -> tuple[GPT, CharTokenizer, dict]:
@@ -67,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m helpers.sample", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--checkpoint", default="data/checkpoints/step_3000.pt")
+    p.add_argument("--checkpoint", default=str(REFERENCE_CHECKPOINT))
     p.add_argument("--prompt", default="Luffy")
     p.add_argument("--max-new-tokens", type=int, default=300)
     p.add_argument("--temperature", type=float, default=0.8, help="0 = always the likeliest")

@@ -4,7 +4,7 @@ import pytest
 
 from helpers.data import CharTokenizer
 from helpers.gpt import GPT, GPTConfig
-from helpers.sample import load_gpt, main, sample_text
+from helpers.sample import REFERENCE_CHECKPOINT, load_gpt, main, sample_text
 from helpers.train import save_checkpoint
 
 
@@ -65,3 +65,27 @@ def test_missing_checkpoint_and_checkpoint_without_vocabulary(tmp_path, capsys):
     save_checkpoint(path, GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8)))
     with pytest.raises(ValueError, match="no vocabulary"):
         load_gpt(str(path))
+
+
+# --- the shipped reference checkpoints (data/checkpoints, made by make checkpoints) -------
+
+SHIPPED = ["step_200.pt", "step_1000.pt", "step_2500.pt"]
+BIGRAM_VAL_LOSS = 2.439  # data/README.md
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoints_load_and_are_small(name):
+    path = REFERENCE_CHECKPOINT.parent / name
+    assert path.stat().st_size <= 4 * 2**20, f"{name} is over 4 MB"
+    model, tok, ckpt = load_gpt(str(path), device="cpu")
+    assert ckpt["step"] == int(name[5:-3])
+    assert tok.vocab_size == model.config.vocab_size == 73
+
+
+def test_shipped_run_improves_with_steps_and_beats_the_bigram():
+    vals = []
+    for name in SHIPPED:
+        _, _, ckpt = load_gpt(str(REFERENCE_CHECKPOINT.parent / name), device="cpu")
+        vals.append(ckpt["history"]["val"][-1])
+    assert vals[0] > vals[1] > vals[2], vals
+    assert vals[2] < BIGRAM_VAL_LOSS - 0.8, vals
