@@ -13,7 +13,8 @@ TEST_ENV := MPLBACKEND=Agg MPLCONFIGDIR=$(RUNS)/home/matplotlib \
 	JUPYTER_CONFIG_DIR=$(RUNS)/home/jupyter-config JUPYTER_DATA_DIR=$(RUNS)/home/jupyter-data \
 	JUPYTER_RUNTIME_DIR=$(RUNS)/home/jupyter-runtime IPYTHONDIR=$(RUNS)/home/ipython \
 	JUPYTER_PLATFORM_DIRS=1 PYDEVD_DISABLE_FILE_VALIDATION=1
-NBVAL_FLAGS := --nbval --sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
+# two notebooks at a time; --dist loadfile keeps each notebook's cells on one worker, in order
+NBVAL_FLAGS := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 -n 2 --dist loadfile
 
 .PHONY: help install lab test lint unit nbval test-browser notebooks train sample checkpoints bench clean
 

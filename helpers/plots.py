@@ -53,9 +53,9 @@ def plot_heatmap(
                 )
             setter(range(n), [repr(t)[1:-1] if t in (" ", "\n") else str(t) for t in labels])
     if x_labels is not None:
-        ax.tick_params(
-            axis="x", labelrotation=90 if max(map(len, map(str, x_labels)), default=0) > 2 else 0
-        )
+        # turn the labels only when they would collide: long words across many columns
+        widest = max(map(len, map(str, x_labels)), default=0)
+        ax.tick_params(axis="x", labelrotation=90 if widest * len(x_labels) > 40 else 0)
     if annotate:
         lo, hi = np.nanmin(m), np.nanmax(m)
         for i in range(m.shape[0]):

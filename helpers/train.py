@@ -324,7 +324,11 @@ def train(
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             if step in snapshot_steps and snapshot_dir is not None and main:
                 save_checkpoint(
-                    Path(snapshot_dir) / f"step_{step}.pt", model, step=step, history=history
+                    Path(snapshot_dir) / f"step_{step}.pt",
+                    model,
+                    step=step,
+                    history=history,
+                    extra=checkpoint_extra,
                 )
             if cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0:
                 checkpoint(step)
@@ -481,7 +485,14 @@ def run(argv: list[str] | None = None) -> TrainResult:
     import shutil
     import sys
 
-    from helpers.data import DEFAULT_CORPUS, Batches, CharTokenizer, CorpusError, load_corpus
+    from helpers.data import (
+        DEFAULT_CORPUS,
+        PROJECT_ROOT,
+        Batches,
+        CharTokenizer,
+        CorpusError,
+        load_corpus,
+    )
     from helpers.gpt import GPT, GPTConfig
 
     args = build_parser().parse_args(argv)
@@ -551,9 +562,12 @@ def run(argv: list[str] | None = None) -> TrainResult:
         print(f"model: {config} ({model.num_params():,} parameters) on {device}")
 
     # every checkpoint carries its vocabulary, so sampling and resuming can check it
+    where = corpus.path.resolve()
+    if where.is_relative_to(PROJECT_ROOT):
+        where = where.relative_to(PROJECT_ROOT)  # no machine-specific paths in shipped files
     extra = {
         "chars": tokenizer.chars,
-        "corpus": str(corpus.path),
+        "corpus": str(where),
         "val_fraction": args.val_fraction,
     }
     result = train(

@@ -179,6 +179,17 @@ def test_cli_writes_checkpoint_history_and_plot(tmp_path, corpus_file, capsys):
         p.name for p in out.iterdir()
     }
     assert "step 10: train loss" in capsys.readouterr().out
+    snapshot = load_checkpoint(out / "ckpt.pt")
+    assert snapshot["extra"]["chars"] == CharTokenizer.fit(load_corpus(corpus_file).text).chars
+
+
+def test_cli_snapshots_carry_the_vocabulary(tmp_path, corpus_file):
+    out, ship = tmp_path / "run", tmp_path / "ship"
+    argv = ["--corpus", str(corpus_file), "--out-dir", str(out), "--max-steps", "4", *TINY]
+    assert main(argv + ["--snapshot-steps", "2", "--ship-to", str(ship)]) == 0
+    for name in ("step_2.pt", "step_4.pt"):
+        assert "chars" in load_checkpoint(ship / name)["extra"], name
+    assert {"history.json", "loss.png", "settings.json"} <= {p.name for p in ship.iterdir()}
 
 
 def test_cli_resume_continues_the_curve(tmp_path, corpus_file):
