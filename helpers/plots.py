@@ -18,6 +18,11 @@ def _as_array(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+def token_label(token) -> str:
+    """A tick label for a token: a space shows as the open-box sign, a newline as \\n."""
+    return {" ": "\u2423", "\n": "\\n"}.get(str(token), str(token))
+
+
 def plot_heatmap(
     matrix,
     x_labels: Sequence[str] | None = None,
@@ -51,7 +56,7 @@ def plot_heatmap(
                 raise ValueError(
                     f"{len(labels)} {axis} labels for {n} {'columns' if axis == 'x' else 'rows'}"
                 )
-            setter(range(n), [repr(t)[1:-1] if t in (" ", "\n") else str(t) for t in labels])
+            setter(range(n), [token_label(t) for t in labels])
     if x_labels is not None:
         # turn the labels only when they would collide: long words across many columns
         widest = max(map(len, map(str, x_labels)), default=0)
@@ -119,8 +124,13 @@ def plot_attention(
     rows, cols = w.shape[:2]
     row_labels = row_labels or [f"layer {i}" for i in range(rows)]
     col_labels = col_labels or [f"head {j}" for j in range(cols)]
+    # constrained layout keeps titles, tick labels and the shared colour bar apart
     fig, axes = plt.subplots(
-        rows, cols, figsize=(2.6 * cols + 1.2, 2.5 * rows + 0.6), squeeze=False
+        rows,
+        cols,
+        figsize=(2.6 * cols + 1.2, 2.6 * rows + 0.8),
+        squeeze=False,
+        layout="constrained",
     )
     vmax = float(w.max())
     for i in range(rows):
@@ -129,11 +139,13 @@ def plot_attention(
             im = a.imshow(w[i, j], cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
             small = w.shape[-1] <= 16
             if tokens is not None and small:
-                a.set_xticks(range(len(tokens)), [str(t) for t in tokens], fontsize=7)
+                a.set_xticks(range(len(tokens)), [token_label(t) for t in tokens], fontsize=7)
             else:
                 a.set_xticks([])
             if query_tokens is not None and small and j == 0:
-                a.set_yticks(range(len(query_tokens)), [str(t) for t in query_tokens], fontsize=7)
+                a.set_yticks(
+                    range(len(query_tokens)), [token_label(t) for t in query_tokens], fontsize=7
+                )
             else:
                 a.set_yticks([])
             a.set_title(f"{row_labels[i]}, {col_labels[j]}", fontsize=9)
