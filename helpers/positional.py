@@ -60,7 +60,9 @@ class LearnedPositionalEmbedding(nn.Module):
         """Map positions (T,) to their learned vectors (T, d_model)."""
         if positions.dim() != 1:
             raise ValueError(f"positions must be 1-D (T,), got {tuple(positions.shape)}")
-        if len(positions) and int(positions.max()) >= self.max_len:
+        # the check reads a value back from the tensor: skip it inside torch.compile's graph
+        checkable = not torch.compiler.is_compiling()
+        if checkable and len(positions) and int(positions.max()) >= self.max_len:
             raise ValueError(
                 f"position {int(positions.max())} is beyond the {self.max_len} positions "
                 f"this embedding learned (max_len={self.max_len})"
