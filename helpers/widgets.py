@@ -107,7 +107,7 @@ def plot_influence(
     ax.semilogy(range(len(values)), values, marker=".", label=label)
     ax.set_title(title)
     ax.set_xlabel("input position t (the last output is at the right end)")
-    ax.set_ylabel("‖∂ y_last / ∂ x_t‖ (log scale)")
+    ax.set_ylabel("gradient size ‖∂(y_last · u) / ∂x_t‖ (log)")
     ax.grid(alpha=0.3, which="both")
     if label is not None:
         ax.legend()
@@ -838,7 +838,12 @@ def plot_gpt_head(
     weights: torch.Tensor, tokens: Sequence[str], layer: int, head: int, ax=None
 ) -> Figure:
     """``plot_attention`` of one GPT head, with spaces and newlines made visible on the axes."""
+    import matplotlib.pyplot as plt  # local: keeps this section's names to itself
+
     labels = [visible_chars(t)[0] if len(t) == 1 else t for t in tokens]
+    if ax is None:  # a square-ish figure that fits a notebook column for ~30 characters
+        T = len(labels)
+        _, ax = plt.subplots(figsize=(min(9.0, 0.25 * T + 2.0), min(7.5, 0.22 * T + 1.5)))
     return plot_attention(
         weights, labels, title=f"Layer {layer}, head {head}: who attends to whom", ax=ax
     )
