@@ -3,7 +3,7 @@
 #
 # Looks for $CHROMIUM if set, else chromium / chromium-browser / google-chrome on PATH.
 # Found: prints its path. Missing and root (as in CI): installs Debian's `chromium`
-# package with apt-get. Missing and not root: says how to install it and exits 0,
+# package with apt-get (a failed install fails). Missing and not root: says how to install it and exits 0,
 # so the browser test skips with the same message and the rest of `make test` runs.
 set -u
 
@@ -39,8 +39,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     if apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; then
         found=$(find_chromium) && echo "browser test: installed Chromium at $found" && exit 0
     fi
-    echo "browser test: installing chromium with apt-get failed; the browser test will be skipped" >&2
-    exit 0
+    # as root the install is part of the set-up: a failure must fail make test, not skip quietly
+    echo "browser test: installing chromium with apt-get failed" >&2
+    exit 1
 fi
 
 cat >&2 <<'MSG'
