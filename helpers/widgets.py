@@ -591,9 +591,9 @@ def stack_summary(
     size_in = trace.stream_size[0].mean().item()
     name = f" ({variant})" if variant else ""
     return (
-        f"layer {layer}, head {head}{name}: strongest link query {q} '{tokens[q]}' -> "
-        f"key {k} '{tokens[k]}' ({w[q, k].item():.2f}); residual stream size "
-        f"{size:.2f} after this block ({size / size_in:.1f}x its size at the input)"
+        f"layer {layer}, head {head}{name}: query {q} '{tokens[q]}' looks most at key {k} "
+        f"'{tokens[k]}' ({w[q, k].item():.2f}); stream size {size:.2f}, "
+        f"{size / size_in:.1f}x the input"
     )
 
 

@@ -414,7 +414,7 @@ def test_stack_summary_names_the_strongest_link_and_changes_with_the_controls():
     w = trace.weights[1, 0]
     q, k = divmod(int(w.argmax()), 5)
     line = stack_summary(trace, 1, 0, tokens, "residual")
-    assert f"query {q} '{tokens[q]}' -> key {k} '{tokens[k]}' ({w[q, k].item():.2f})" in line
+    assert f"query {q} '{tokens[q]}' looks most at key {k} '{tokens[k]}' ({w[q, k].item():.2f})" in line
     assert f"{trace.stream_size[2].mean().item():.2f}" in line
     lines = {stack_summary(t, layer, 0, tokens, n) for n, t in traces.items() for layer in range(3)}
     assert len(lines) == 6, "every (variant, layer) gives a different line"
