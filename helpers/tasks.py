@@ -5,11 +5,14 @@ Each task returns batches in the form ``helpers.train.train`` expects:
 Each episode's tasks sit in their own section below.
 """
 
+import torch
+
+IGNORE_INDEX = -100  # cross_entropy's default ignore_index: "no answer here"
+
+
 # --- Episode 01: RNN vs transformer -------------------------------------------------
 
 # --- Episode 02: attention by hand --------------------------------------------------
-
-import torch  # noqa: E402  (each episode's section imports what it uses)
 
 
 class KeyValueLookupTask:
@@ -81,10 +84,6 @@ class KeyValueLookupTask:
 
 # --- Episode 03: multi-head attention and masks -------------------------------------
 
-import torch  # noqa: E402  (each episode's section imports what it uses)
-
-IGNORE_INDEX = -100  # cross_entropy's default ignore_index: "no answer here"
-
 
 class TwoRelationTask:
     """Random letters in; at every position two answers out: the previous letter and the first.
@@ -154,7 +153,6 @@ class TwoRelationTask:
 
 # --- Episode 04: positional encoding ------------------------------------------------
 
-import torch  # noqa: E402  (each episode's section imports what it uses)
 
 REVERSE_SEPARATOR = ">"  # written between the letters and their reversal
 
@@ -253,8 +251,6 @@ def answer_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float,
 
 
 # --- Episode 05: the transformer block ----------------------------------------------
-
-import torch  # noqa: E402  (each episode's section imports what it uses)
 
 
 class ReverseTask:

@@ -5,16 +5,28 @@ functions, so what it shows is computed by code that ``tests/test_widgets.py``
 checks. Each episode's functions sit in their own section below.
 """
 
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import nn
+
+from helpers import multihead
+from helpers.attention import attention_scores, causal_mask, padding_mask
+from helpers.data import CharTokenizer
+from helpers.gpt import GPT, next_token_probs
+from helpers.multihead import MultiHeadAttention
+from helpers.plots import plot_attention, plot_heatmap
+from helpers.positional import sinusoidal_encoding
+from helpers.sample import sample_text
+from helpers.tasks import CausalReverseTask
+
 # --- Episode 01: RNN vs transformer -------------------------------------------------
 
-from collections.abc import Callable  # noqa: E402  (each episode's section imports what it uses)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torch import nn  # noqa: E402
-
-from helpers import multihead  # noqa: E402
 
 SEQUENCE_LAYERS = ("RNN", "LSTM", "attention")
 
@@ -146,15 +158,6 @@ def gpt_attention_view(
 
 # --- Episode 02: attention by hand --------------------------------------------------
 
-import math  # noqa: E402  (each episode's section imports what it uses)
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.attention import attention_scores  # noqa: E402
-
 
 @dataclass
 class QueryAttention:
@@ -256,16 +259,6 @@ def plot_query_attention(
 
 # --- Episode 03: multi-head attention and masks -------------------------------------
 
-from collections.abc import Sequence  # noqa: E402  (each episode's section imports what it uses)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from helpers.attention import causal_mask, padding_mask  # noqa: E402
-from helpers.multihead import MultiHeadAttention  # noqa: E402
-from helpers.plots import plot_attention  # noqa: E402
 
 MASK_KINDS = ("none", "padding", "causal", "padding + causal")
 
@@ -337,19 +330,6 @@ def plot_head_view(
 
 
 # --- Episode 04: positional encoding ------------------------------------------------
-
-import math  # noqa: E402, F811  (each episode's section imports what it uses)
-from dataclasses import dataclass  # noqa: E402
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402, F811
-
-from helpers.gpt import GPT  # noqa: E402
-from helpers.plots import plot_attention, plot_heatmap  # noqa: E402, F811
-from helpers.positional import sinusoidal_encoding  # noqa: E402
-from helpers.tasks import CausalReverseTask  # noqa: E402
 
 
 @dataclass
@@ -524,16 +504,6 @@ def plot_reversal_view(view: ReversalView, title: str, ax: plt.Axes | None = Non
 
 # --- Episode 05: the transformer block ----------------------------------------------
 
-from collections.abc import Mapping, Sequence  # noqa: E402  (each section imports what it uses)
-from dataclasses import dataclass  # noqa: E402
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torch import nn  # noqa: E402
-
-from helpers.plots import plot_attention  # noqa: E402, F811
-
 
 @dataclass
 class StackTrace:
@@ -655,16 +625,6 @@ def plot_stack_view(
 
 # --- Episode 06: the GPT on One Piece -----------------------------------------------
 
-from collections.abc import Sequence  # noqa: E402  (each episode's section imports what it uses)
-from dataclasses import dataclass  # noqa: E402
-
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.data import CharTokenizer  # noqa: E402
-from helpers.gpt import GPT, next_token_probs  # noqa: E402
-from helpers.plots import plot_attention  # noqa: E402, F811
-from helpers.sample import sample_text  # noqa: E402
 
 VISIBLE_SPACE, VISIBLE_NEWLINE = "\u2423", "\u21b5"  # ␣ and ↵: blanks you can see on an axis
 

@@ -1,13 +1,21 @@
 """helpers.tasks: each episode's section tests its own functions."""
 
+import pytest
+import torch
+
+from helpers.tasks import (
+    IGNORE_INDEX,
+    CausalReverseTask,
+    KeyValueLookupTask,
+    ReverseTask,
+    TwoRelationTask,
+    answer_accuracy,
+    mask_tokens,
+)
+
 # --- Episode 01 ---------------------------------------------------------------------
 
 # --- Episode 02 ---------------------------------------------------------------------
-
-import pytest  # noqa: E402  (each episode's section imports what it uses)
-import torch  # noqa: E402
-
-from helpers.tasks import KeyValueLookupTask  # noqa: E402
 
 
 def lookup_batch(
@@ -78,11 +86,6 @@ def test_lookup_task_rejects_an_unknown_split_and_labels_pairs():
 
 # --- Episode 03 ---------------------------------------------------------------------
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.tasks import IGNORE_INDEX, TwoRelationTask  # noqa: E402
-
 
 def test_two_relation_targets_are_the_previous_and_the_first_letter():
     task = TwoRelationTask(vocab_size=5, seq_len=4)
@@ -125,12 +128,8 @@ def test_two_relation_decode_and_bad_arguments():
     with pytest.raises(ValueError, match="int64"):
         TwoRelationTask(vocab_size=26, seq_len=20)
 
+
 # --- Episode 04 ---------------------------------------------------------------------
-
-import pytest  # noqa: E402  (each episode's section imports what it uses)
-import torch  # noqa: E402
-
-from helpers.tasks import IGNORE_INDEX, CausalReverseTask, answer_accuracy  # noqa: E402, F811
 
 
 def test_causal_reverse_layout_is_letters_separator_reversal():
@@ -186,11 +185,6 @@ def test_answer_accuracy_counts_only_answers():
 
 # --- Episode 05 ---------------------------------------------------------------------
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.tasks import ReverseTask, mask_tokens  # noqa: E402
-
 
 def test_reverse_task_targets_are_the_string_backwards():
     task = ReverseTask(vocab_size=5, seq_len=4, n_val=8)
@@ -231,7 +225,9 @@ def test_reverse_task_rejects_bad_arguments():
 
 def test_mask_tokens_hides_tokens_and_asks_only_for_them():
     idx = torch.randint(0, 10, (8, 12), generator=torch.Generator().manual_seed(0))
-    inputs, targets = mask_tokens(idx, mask_id=10, p=0.3, generator=torch.Generator().manual_seed(0))
+    inputs, targets = mask_tokens(
+        idx, mask_id=10, p=0.3, generator=torch.Generator().manual_seed(0)
+    )
     hidden = inputs == 10
     assert hidden.any(dim=1).all(), "every sequence has at least one mask"
     assert torch.equal(targets[hidden], idx[hidden]), "targets are the hidden tokens"

@@ -1,14 +1,21 @@
 """helpers.train: the loop, the schedule, checkpoints, resume and a clean Ctrl-C."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
+from helpers.data import Batches, CharTokenizer, load_corpus
 from helpers.gpt import GPT, GPTConfig
 from helpers.train import (
     History,
     TrainConfig,
     load_checkpoint,
     lr_at,
+    main,
     save_checkpoint,
     train,
 )
@@ -133,13 +140,6 @@ def test_bad_train_config():
 
 # --- the command line: python -m helpers.train --------------------------------------------
 
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-from helpers.data import Batches, CharTokenizer, load_corpus  # noqa: E402
-from helpers.train import main  # noqa: E402
 
 TINY = [
     "--preset",

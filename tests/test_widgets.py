@@ -1,19 +1,52 @@
 """helpers.widgets: each episode's section tests its own functions."""
 
-# --- Episode 01 ---------------------------------------------------------------------
+import math
 
-import pytest  # noqa: E402  (each episode's section imports what it uses)
-import torch  # noqa: E402
+import pytest
+import torch
+from matplotlib.patches import Rectangle
 
-import helpers.gpt  # noqa: E402
-from helpers.widgets import (  # noqa: E402
+import helpers.gpt
+from helpers import gpt as gpt_lib
+from helpers.attention import causal_mask, scaled_dot_product_attention
+from helpers.blocks import TransformerBlock
+from helpers.data import CharTokenizer
+from helpers.gpt import GPT, GPTConfig
+from helpers.multihead import MultiHeadAttention
+from helpers.sample import sample_text
+from helpers.tasks import CausalReverseTask
+from helpers.widgets import (  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
+    MASK_KINDS,
     SEQUENCE_LAYERS,
     SequenceLayer,
+    StackTrace,
+    build_mask,
     gpt_attention_view,
+    gpt_head_view,
+    head_view,
     influence_view,
     last_output_influence,
+    next_char_summary,
+    next_char_view,
+    plot_gpt_head,
+    plot_head_view,
     plot_influence,
+    plot_next_char,
+    plot_position_view,
+    plot_query_attention,
+    plot_reversal_view,
+    plot_stack_view,
+    position_view,
+    query_attention,
+    query_attention_summary,
+    reversal_view,
+    stack_summary,
+    trace_stack,
+    visible_chars,
 )
+
+# --- Episode 01 ---------------------------------------------------------------------
+
 
 TINY_SEQUENCE = torch.tensor([[0, 1, 2, 3, 4, 0]])  # (B, T) = (1, 6) token ids for a tiny GPT
 
@@ -144,18 +177,6 @@ def test_gpt_attention_view_rejects_bad_arguments():
 
 # --- Episode 02 ---------------------------------------------------------------------
 
-import math  # noqa: E402  (each episode's section imports what it uses)
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.attention import scaled_dot_product_attention  # noqa: E402
-from helpers.widgets import (  # noqa: E402
-    plot_query_attention,
-    query_attention,
-    query_attention_summary,
-)
-
 
 def test_query_attention_gives_scores_scaled_scores_and_weights_by_hand():
     qa = query_attention(torch.tensor([1.0, 0.0]), torch.tensor([[0.0, 0.0], [2.0, 0.0]]))
@@ -224,14 +245,6 @@ def test_plot_query_attention_draws_scores_and_weights_per_key():
 
 # --- Episode 03 ---------------------------------------------------------------------
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from helpers.attention import causal_mask  # noqa: E402
-from helpers.multihead import MultiHeadAttention  # noqa: E402
-from helpers.widgets import MASK_KINDS, build_mask, head_view, plot_head_view  # noqa: E402
-
 
 def test_build_mask_hides_padding_keys_and_future_keys():
     assert build_mask("none", 3, 5) is None
@@ -294,22 +307,8 @@ def test_plot_head_view_outlines_the_query_row():
     assert len(boxes) == 1 and boxes[0].get_y() == 1.5
     assert ax.get_title() == "t" and len(fig.axes) == 2  # heatmap and colour bar
 
+
 # --- Episode 04 ---------------------------------------------------------------------
-
-import math  # noqa: E402, F811  (each episode's section imports what it uses)
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402, F811
-
-from helpers import gpt as gpt_lib  # noqa: E402
-from helpers.tasks import CausalReverseTask  # noqa: E402
-from helpers.widgets import (  # noqa: E402
-    plot_position_view,
-    plot_reversal_view,
-    position_view,
-    reversal_view,
-)
 
 
 def test_position_view_numbers_follow_the_formula():
@@ -370,12 +369,6 @@ def test_reversal_view_reads_the_mirror_positions():
 
 # --- Episode 05 ---------------------------------------------------------------------
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.blocks import TransformerBlock  # noqa: E402
-from helpers.widgets import StackTrace, plot_stack_view, stack_summary, trace_stack  # noqa: E402
-
 
 def _ep05_traces() -> dict[str, StackTrace]:
     x = torch.randn(1, 5, 8)
@@ -414,7 +407,10 @@ def test_stack_summary_names_the_strongest_link_and_changes_with_the_controls():
     w = trace.weights[1, 0]
     q, k = divmod(int(w.argmax()), 5)
     line = stack_summary(trace, 1, 0, tokens, "residual")
-    assert f"query {q} '{tokens[q]}' looks most at key {k} '{tokens[k]}' ({w[q, k].item():.2f})" in line
+    assert (
+        f"query {q} '{tokens[q]}' looks most at key {k} '{tokens[k]}' ({w[q, k].item():.2f})"
+        in line
+    )
     assert f"{trace.stream_size[2].mean().item():.2f}" in line
     lines = {stack_summary(t, layer, 0, tokens, n) for n, t in traces.items() for layer in range(3)}
     assert len(lines) == 6, "every (variant, layer) gives a different line"
@@ -438,29 +434,17 @@ def test_plot_stack_view_draws_the_chosen_head_and_every_variant():
     with pytest.raises(ValueError, match="variant"):
         plot_stack_view(traces, "neither", 0, 0, list("abcde"))
 
+
 # --- Episode 06 ---------------------------------------------------------------------
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.data import CharTokenizer  # noqa: E402
-from helpers.gpt import GPT, GPTConfig  # noqa: E402
-from helpers.sample import sample_text  # noqa: E402
-from helpers.widgets import (  # noqa: E402
-    gpt_head_view,
-    next_char_summary,
-    next_char_view,
-    plot_gpt_head,
-    plot_next_char,
-    visible_chars,
-)
 
 
 def _tiny_gpt() -> tuple[GPT, CharTokenizer]:
     tok = CharTokenizer.fit("abcdefgh \n")
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=16))
-    with torch.no_grad():  # sharper logits than the 0.02 init, so settings make a visible difference
+    with (
+        torch.no_grad()
+    ):  # sharper logits than the 0.02 init, so settings make a visible difference
         model.tok_emb.weight.mul_(40)
     return model.eval(), tok
 
@@ -530,7 +514,9 @@ def test_next_char_summary_changes_with_the_settings():
     a = next_char_summary(next_char_view(model, tok, "a b", 1.0, None, n_new=5))
     b = next_char_summary(next_char_view(model, tok, "a b", 0.5, 2, n_new=5))
     assert a.startswith("after 'a b' (temperature 1.00, top-k all): ")
-    assert b.startswith("after 'a b' (temperature 0.50, top-k 2): ") and "2 characters possible" in b
+    assert (
+        b.startswith("after 'a b' (temperature 0.50, top-k 2): ") and "2 characters possible" in b
+    )
     assert a != b
 
 
