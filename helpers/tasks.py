@@ -10,6 +10,40 @@ import torch
 IGNORE_INDEX = -100  # cross_entropy's default ignore_index: "no answer here"
 
 
+class HeldOutStrings:
+    """Random strings of ``length`` letters, with a fixed validation bank training never draws.
+
+    ``draw('val', ...)`` samples rows of the bank; ``draw('train', ...)`` draws fresh strings
+    and re-draws any that happen to be in the bank, so validation is always unseen.
+    """
+
+    def __init__(self, vocab_size: int, length: int, n_val: int, seed: int):
+        self.vocab_size, self.length = vocab_size, length
+        gen = torch.Generator().manual_seed(seed)
+        self.val = torch.randint(0, vocab_size, (n_val, length), generator=gen)  # (n_val, L)
+        self._val_codes = self.codes(self.val)
+
+    def codes(self, idx: torch.Tensor) -> torch.Tensor:
+        """One integer per string (its letters read as a base-vocab_size number): (B,)."""
+        powers = self.vocab_size ** torch.arange(self.length - 1, -1, -1)  # int64
+        return (idx * powers).sum(dim=-1)
+
+    def draw(self, split: str, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """``batch_size`` strings (B, L) of ``split``: 'train' or 'val'."""
+        if split == "val":
+            rows = torch.randint(0, len(self.val), (batch_size,), generator=generator)
+            return self.val[rows]
+        if split != "train":
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        shape = (batch_size, self.length)
+        idx = torch.randint(0, self.vocab_size, shape, generator=generator)
+        while (clash := torch.isin(self.codes(idx), self._val_codes)).any():
+            idx[clash] = torch.randint(
+                0, self.vocab_size, (int(clash.sum()), self.length), generator=generator
+            )
+        return idx
+
+
 # --- Episode 01: RNN vs transformer -------------------------------------------------
 
 # --- Episode 02: attention by hand --------------------------------------------------
@@ -113,14 +147,8 @@ class TwoRelationTask:
         self.vocab_size, self.seq_len = vocab_size, seq_len
         self.pad_id = vocab_size  # one extra id for padding; no batch contains it
         self.letters = [chr(ord("a") + i) for i in range(vocab_size)] + ["_"]
-        gen = torch.Generator().manual_seed(seed)
-        self.val = torch.randint(0, vocab_size, (n_val, seq_len), generator=gen)  # (n_val, T)
-        self._val_codes = self._codes(self.val)
-
-    def _codes(self, idx: torch.Tensor) -> torch.Tensor:
-        """One integer per sequence (its letters read as a base-vocab_size number): (B,)."""
-        powers = self.vocab_size ** torch.arange(self.seq_len - 1, -1, -1)  # int64
-        return (idx * powers).sum(dim=-1)
+        self._held_out = HeldOutStrings(vocab_size, seq_len, n_val, seed)
+        self.val = self._held_out.val  # (n_val, T)
 
     def targets(self, idx: torch.Tensor) -> torch.Tensor:
         """The two answers for letter ids ``idx`` (B, T): (B, T, 2) = (previous, first)."""
@@ -133,17 +161,7 @@ class TwoRelationTask:
         self, split: str, batch_size: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch of ``split`` ('train' or 'val'): idx (B, T) and targets (B, T, 2)."""
-        if split == "val":
-            rows = torch.randint(0, len(self.val), (batch_size,), generator=generator)
-            idx = self.val[rows]
-        elif split == "train":
-            idx = torch.randint(0, self.vocab_size, (batch_size, self.seq_len), generator=generator)
-            while (clash := torch.isin(self._codes(idx), self._val_codes)).any():
-                idx[clash] = torch.randint(
-                    0, self.vocab_size, (int(clash.sum()), self.seq_len), generator=generator
-                )
-        else:
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        idx = self._held_out.draw(split, batch_size, generator)  # (B, T)
         return idx, self.targets(idx)
 
     def decode(self, idx: torch.Tensor) -> list[str]:
@@ -182,19 +200,13 @@ class CausalReverseTask:
         self.sep_id = vocab_size  # the separator's id comes after the letters'
         self.vocab_size = vocab_size + 1  # letters and the separator: the model's vocabulary
         self.tokens = [chr(ord("a") + i) for i in range(vocab_size)] + [REVERSE_SEPARATOR]
-        gen = torch.Generator().manual_seed(seed)
-        self.val_letters = torch.randint(0, vocab_size, (n_val, n_letters), generator=gen)
-        self._val_codes = self._codes(self.val_letters)
+        self._held_out = HeldOutStrings(self.n_letter_kinds, n_letters, n_val, seed)
+        self.val_letters = self._held_out.val  # (n_val, n)
 
     @property
     def seq_len(self) -> int:
         """Length T of ``idx``: n letters, the separator, n - 1 reversed letters."""
         return 2 * self.n_letters
-
-    def _codes(self, letters: torch.Tensor) -> torch.Tensor:
-        """One integer per row of letters (read as a base-vocab_size number): (B,)."""
-        powers = self.n_letter_kinds ** torch.arange(self.n_letters - 1, -1, -1)  # int64
-        return (letters * powers).sum(dim=-1)
 
     def make(self, letters: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Letter ids (B, n) -> ``idx`` (B, 2n) and ``targets`` (B, 2n) (IGNORE_INDEX off answers)."""
@@ -212,19 +224,7 @@ class CausalReverseTask:
         self, split: str, batch_size: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch of ``split`` ('train' or 'val'): idx (B, 2n) and targets (B, 2n)."""
-        if split == "val":
-            rows = torch.randint(0, self.n_val, (batch_size,), generator=generator)
-            letters = self.val_letters[rows]
-        elif split == "train":
-            shape = (batch_size, self.n_letters)
-            letters = torch.randint(0, self.n_letter_kinds, shape, generator=generator)
-            while (clash := torch.isin(self._codes(letters), self._val_codes)).any():
-                letters[clash] = torch.randint(
-                    0, self.n_letter_kinds, (int(clash.sum()), self.n_letters), generator=generator
-                )
-        else:
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        return self.make(letters)
+        return self.make(self._held_out.draw(split, batch_size, generator))
 
     def decode(self, idx: torch.Tensor) -> list[str]:
         """Token ids (T,) -> a list of T one-character strings."""
@@ -288,28 +288,12 @@ class ReverseTask:
         self.vocab_size, self.seq_len = vocab_size, seq_len
         self.bos_id = vocab_size  # the decoder's start token; never in a source string
         self.letters = [chr(ord("a") + i) for i in range(vocab_size)] + ["<s>"]
-        gen = torch.Generator().manual_seed(seed)
-        self.val = torch.randint(0, vocab_size, (n_val, seq_len), generator=gen)  # (n_val, T)
-        self._val_codes = self._codes(self.val)
-
-    def _codes(self, idx: torch.Tensor) -> torch.Tensor:
-        """One integer per string (its letters read as a base-vocab_size number): (B,)."""
-        powers = self.vocab_size ** torch.arange(self.seq_len - 1, -1, -1)  # int64
-        return (idx * powers).sum(dim=-1)
+        self._held_out = HeldOutStrings(vocab_size, seq_len, n_val, seed)
+        self.val = self._held_out.val  # (n_val, T)
 
     def strings(self, split: str, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """``batch_size`` letter strings (B, T) of ``split`` ('train' or 'val')."""
-        if split == "val":
-            rows = torch.randint(0, len(self.val), (batch_size,), generator=generator)
-            return self.val[rows]
-        if split != "train":
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        idx = torch.randint(0, self.vocab_size, (batch_size, self.seq_len), generator=generator)
-        while (clash := torch.isin(self._codes(idx), self._val_codes)).any():
-            idx[clash] = torch.randint(
-                0, self.vocab_size, (int(clash.sum()), self.seq_len), generator=generator
-            )
-        return idx
+        return self._held_out.draw(split, batch_size, generator)
 
     def __call__(
         self, split: str, batch_size: int, generator: torch.Generator

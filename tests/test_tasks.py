@@ -153,12 +153,12 @@ def test_causal_reverse_answer_at_t_sits_at_mirror_position():
 def test_causal_reverse_splits_are_disjoint_and_repeatable():
     task = CausalReverseTask(vocab_size=3, n_letters=4, n_val=40)  # 81 strings: clashes are common
     train_idx, _ = task("train", 500, torch.Generator().manual_seed(1))
-    val_codes = set(task._codes(task.val_letters).tolist())
-    assert not set(task._codes(train_idx[:, :4]).tolist()) & val_codes
+    val_codes = set(task._held_out.codes(task.val_letters).tolist())
+    assert not set(task._held_out.codes(train_idx[:, :4]).tolist()) & val_codes
     val_a, _ = task("val", 50, torch.Generator().manual_seed(2))
     val_b, _ = task("val", 50, torch.Generator().manual_seed(2))
     assert torch.equal(val_a, val_b)
-    assert set(task._codes(val_a[:, :4]).tolist()) <= val_codes
+    assert set(task._held_out.codes(val_a[:, :4]).tolist()) <= val_codes
 
 
 def test_causal_reverse_rejects_bad_input():
@@ -242,3 +242,18 @@ def test_mask_tokens_rejects_a_mask_id_that_is_already_a_token():
         mask_tokens(torch.tensor([[1, 2, 3]]), mask_id=2)
     with pytest.raises(ValueError, match="p must"):
         mask_tokens(torch.tensor([[1, 2, 3]]), mask_id=9, p=0.0)
+
+
+# --- shared: HeldOutStrings ------------------------------------------------------------
+
+
+def test_held_out_strings_never_trains_on_the_validation_bank():
+    from helpers.tasks import HeldOutStrings
+
+    bank = HeldOutStrings(vocab_size=2, length=4, n_val=6, seed=0)  # 16 strings, 6 held out
+    val_codes = set(bank.codes(bank.val).tolist())
+    train = bank.draw("train", 200, torch.Generator().manual_seed(1))
+    assert not set(bank.codes(train).tolist()) & val_codes
+    assert set(bank.codes(bank.draw("val", 50, torch.Generator())).tolist()) <= val_codes
+    with pytest.raises(ValueError, match="split"):
+        bank.draw("test", 1, torch.Generator())
