@@ -272,16 +272,10 @@ def test_two_processes_agree_with_one_that_sees_the_global_batch(tmp_path, corpu
     config = GPTConfig.from_dict(ddp["model_config"])
     torch.manual_seed(0)
     single = GPT(config)
-    c = TrainConfig(
-        max_steps=4,
-        batch_size=4,
-        lr=3e-3,
-        warmup_steps=1,
-        eval_interval=4,
-        eval_iters=1,
-        device="cpu",
-        progress=False,
+    train(
+        single,
+        global_batch,
+        cfg(max_steps=4, batch_size=4, lr=3e-3, warmup_steps=1, eval_interval=4, eval_iters=1),
     )
-    train(single, global_batch, c)
     for name, value in single.state_dict().items():
         assert torch.allclose(value, ddp["model"][name], atol=1e-5), name
