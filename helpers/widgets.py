@@ -126,6 +126,27 @@ def plot_influence(
     return ax.figure
 
 
+def _one_head(maps: torch.Tensor, tokens: Sequence[str], layer: int, head: int) -> torch.Tensor:
+    """One head's weights (T, T) from a GPT's attention maps of one sequence, checked.
+
+    maps: ``GPT.attention_maps`` of one sequence, (n_layer, n_head, T, T) or
+    (1, n_layer, n_head, T, T); tokens: the T characters.
+    """
+    if maps.dim() == 5 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.dim() != 4 or maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(
+            f"maps must be (n_layer, n_head, T, T) for one sequence, got {tuple(maps.shape)}"
+        )
+    n_layer, n_head, T, _ = maps.shape
+    if len(tokens) != T:
+        raise ValueError(f"{len(tokens)} tokens for a sequence of length {T}")
+    for name, value, n in (("layer", layer, n_layer), ("head", head, n_head)):
+        if not 0 <= value < n:
+            raise ValueError(f"{name} must be in 0..{n - 1}, got {value}")
+    return maps[layer, head]
+
+
 def gpt_attention_view(
     maps: torch.Tensor, tokens: list[str], layer: int, head: int, query: int
 ) -> tuple[torch.Tensor, str]:
@@ -135,19 +156,10 @@ def gpt_attention_view(
     (1, n_layer, n_head, T, T); tokens: the T characters. The summary reads e.g.
     "layer 1, head 0: query 5 'f' puts 0.62 on key 4 'f'".
     """
-    if maps.dim() == 5 and maps.shape[0] == 1:
-        maps = maps[0]
-    if maps.dim() != 4:
-        raise ValueError(
-            f"maps must be (n_layer, n_head, T, T) for one sequence, got {tuple(maps.shape)}"
-        )
-    n_layer, n_head, T, _ = maps.shape
-    if len(tokens) != T:
-        raise ValueError(f"{len(tokens)} tokens for a sequence of length {T}")
-    for name, value, n in (("layer", layer, n_layer), ("head", head, n_head), ("query", query, T)):
-        if not 0 <= value < n:
-            raise ValueError(f"{name} must be in 0..{n - 1}, got {value}")
-    w = maps[layer, head]  # (T, T)
+    w = _one_head(maps, tokens, layer, head)  # (T, T)
+    T = w.shape[-1]
+    if not 0 <= query < T:
+        raise ValueError(f"query must be in 0..{T - 1}, got {query}")
     key = int(w[query].argmax())
     summary = (
         f"layer {layer}, head {head}: query {query} {tokens[query]!r} puts {w[query, key]:.2f} "
@@ -766,20 +778,10 @@ def gpt_head_view(
     first: to the previous character, to the query's own position, to the first
     character, and how far back it looks, e.g. "layer 0, head 2: previous 0.81, ...".
     """
-    if maps.dim() != 4 or maps.shape[-1] != maps.shape[-2]:
-        raise ValueError(
-            f"maps must be (n_layer, n_head, T, T) for one sequence, got {tuple(maps.shape)}"
-        )
-    n_layer, n_head, T, _ = maps.shape
-    if len(tokens) != T:
-        raise ValueError(f"{len(tokens)} tokens for a sequence of length {T}")
-    if not 0 <= layer < n_layer:
-        raise ValueError(f"layer must be in 0..{n_layer - 1}, got {layer}")
-    if not 0 <= head < n_head:
-        raise ValueError(f"head must be in 0..{n_head - 1}, got {head}")
+    w = _one_head(maps, tokens, layer, head).detach().float().cpu()  # (T, T)
+    T = w.shape[-1]
     if T < 2:
         raise ValueError("need at least 2 tokens to say where a head looks")
-    w = maps[layer, head].detach().float().cpu()  # (T, T)
     rows = torch.arange(1, T)  # the queries that have a previous character
     previous = float(w[rows, rows - 1].mean())
     itself = float(w[rows, rows].mean())
