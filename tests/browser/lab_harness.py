@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,11 +43,13 @@ HOME_DIRS = {
 }
 
 # JupyterLab settings for the test's own settings folder: never write the notebooks back
-# (autosave off), keep every cell in the page (no windowing, so hidden cells can be checked)
-# and ask nothing about news or updates.
+# (autosave off) and ask nothing about news or updates. Cells are windowed as a learner's
+# JupyterLab does by default ("contentVisibility": every cell is in the page, but the
+# browser skips laying out and painting those out of view; "none" costs Chromium about
+# twice the CPU here).
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
-    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "contentVisibility"},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/extensionmanager-extension/plugin": {"enabled": False},
 }
@@ -78,18 +81,44 @@ def find_chromium() -> str | None:
     return None
 
 
+def recorded_seconds(notebook: Path) -> float:
+    """How long the notebook's cells took in its last clean run, from their metadata; 0 if unknown.
+
+    nbclient (``make notebooks``) stores when each cell started and finished under
+    ``metadata.execution``; a notebook saved without those times counts as quick, and one
+    that cannot be read too (opening it in JupyterLab then fails with a clear message).
+    """
+    try:
+        cells = json.loads(notebook.read_text()).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    total = 0.0
+    for cell in cells:
+        times = cell.get("metadata", {}).get("execution", {})
+        try:
+            start = datetime.fromisoformat(times["iopub.execute_input"])
+            end = datetime.fromisoformat(times["shell.execute_reply"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        total += max(0.0, (end - start).total_seconds())
+    return total
+
+
 def notebooks_to_check() -> list[Path]:
-    """The notebooks to open: notebooks/*.ipynb, or what $BROWSER_NOTEBOOKS names.
+    """The notebooks to open, longest recorded run first: notebooks/*.ipynb, or $BROWSER_NOTEBOOKS.
 
     BROWSER_NOTEBOOKS may be a folder (all its *.ipynb) or one notebook, relative to
-    the repository or absolute.
+    the repository or absolute. The tests run in this order and the notebooks start in it,
+    two at a time, so the slowest one does not run alone at the end, and each test finds
+    the shorter notebooks finished while it checked the longer ones' widgets.
     """
     chosen = Path(os.environ.get("BROWSER_NOTEBOOKS", "notebooks"))
     if not chosen.is_absolute():
         chosen = REPO / chosen
     if chosen.suffix == ".ipynb":
         return [chosen]
-    return sorted(p for p in chosen.glob("*.ipynb") if not p.name.startswith("."))
+    found = sorted(p for p in chosen.glob("*.ipynb") if not p.name.startswith("."))
+    return sorted(found, key=recorded_seconds, reverse=True)  # stable: ties by name
 
 
 def jupyter_env() -> dict[str, str]:

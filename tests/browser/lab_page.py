@@ -3,8 +3,11 @@
 Loading JupyterLab's page costs more than a typical kernel start, so the whole test run
 uses one page: it is loaded once with ``/lab?reset`` (a fresh workspace, no restored tabs)
 and each notebook is opened in it with JupyterLab's own ``docmanager:open`` command.
-Up to ``parallel`` notebooks run at once (each in its own kernel), so one notebook's
-widgets are checked while the next one already runs.
+
+``parallel`` notebooks run at once, each in its own kernel, in the order the tests ask for
+them (longest first: see ``lab_harness.notebooks_to_check``); when one finishes the page
+starts the next, so both cores of a small machine stay busy while the test checks the
+widgets of the notebooks that are done.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class LabRunner:
         self.server = server
         self.order = order  # the notebooks in the order the tests will ask for them
         self.parallel = max(1, parallel)
-        self.started: list[Path] = []  # Run All started and the notebook not closed yet
+        self.scheduled: list[Path] = []  # handed to the page's scheduler and not closed yet
         self.page_errors: list[str] = []  # uncaught JavaScript errors in the page
         self._page: Page | None = None
 
@@ -97,25 +100,28 @@ class LabRunner:
         """Evaluate ``expression``, a JS function of the notebook's path, in the page."""
         return self.page.evaluate(expression, self.path(notebook))
 
-    def start(self, notebook: Path) -> None:
-        """Open ``notebook`` in a background tab and start Run All once its kernel is idle."""
-        if notebook in self.started:
-            return
-        self.page.evaluate(
-            "([p, ms]) => window.__bt.openAndRunAll(p, ms)",
-            [self.path(notebook), OPEN_TIMEOUT_S * 1000],
-        )
-        self.started.append(notebook)
+    def schedule(self, notebook: Path) -> None:
+        """Hand ``notebook`` and every later one in the test order to the page's scheduler.
 
-    def run(self, notebook: Path) -> None:
-        """Run all cells of ``notebook`` and return when it has finished, with its tab in front.
-
-        The next ``parallel - 1`` notebooks in the test order are started too, so they run
-        while this one's widgets are checked.
+        They start ``parallel`` at a time, in that order; each opens in a background tab
+        and runs all its cells once its kernel is idle.
         """
+        if notebook in self.scheduled:
+            return
         queue = self.order[self.order.index(notebook) :] if notebook in self.order else [notebook]
-        for upcoming in queue[: self.parallel]:
-            self.start(upcoming)
+        queue = [nb for nb in queue if nb not in self.scheduled]
+        self.page.evaluate(
+            "([paths, n, ms]) => window.__bt.schedule(paths, n, ms)",
+            [[self.path(nb) for nb in queue], self.parallel, OPEN_TIMEOUT_S * 1000],
+        )
+        self.scheduled.extend(queue)
+
+    def run(self, notebook: Path) -> dict[str, Any]:
+        """Wait until ``notebook`` has run all its cells, then bring its tab to the front.
+
+        Returns the page's timings for it (seconds queued, opening, running all cells).
+        """
+        self.schedule(notebook)
 
         def finished() -> dict[str, Any] | None:
             status = self.js("(p) => window.__bt.runStatus(p)", notebook)
@@ -137,11 +143,12 @@ class LabRunner:
             f"{notebook.name}'s tab to come to the front",
         )
         dismiss_popups(self.page)
+        return status["seconds"]
 
     def close(self, notebook: Path) -> None:
         """Shut the notebook's kernel down and close its tab unsaved."""
-        if notebook in self.started:
-            self.started.remove(notebook)
+        if notebook in self.scheduled:
+            self.scheduled.remove(notebook)
         if self._page is not None and not self._page.is_closed():
             self.js("(p) => window.__bt.close(p)", notebook)
 
@@ -150,5 +157,5 @@ class LabRunner:
         if self._page is not None and not self._page.is_closed():
             self._page.close()
         self._page = None
-        self.started.clear()
+        self.scheduled.clear()
         shutdown_kernels(self.server)

@@ -2,7 +2,7 @@
 // They read JupyterLab's own state through window.jupyterapp, which the test's server
 // exposes with --LabApp.expose_app_in_browser=True, and run JupyterLab's own commands.
 window.__bt = {
-  /** Run All's progress per notebook path: {stage, done, ok, error}. */
+  /** Run All's progress per notebook path: {stage, done, ok, error, and times in ms}. */
   runs: {},
 
   /** The open notebook panel whose file is `path` (relative to the server root), or null. */
@@ -31,7 +31,8 @@ window.__bt = {
    */
   openAndRunAll(path, openTimeoutMs) {
     const app = window.jupyterapp;
-    const run = { stage: 'opening', done: false };
+    const run = this.runs[path] || { queuedAt: Date.now() };
+    Object.assign(run, { stage: 'opening', done: false, startedAt: Date.now() });
     this.runs[path] = run;
     (async () => {
       try {
@@ -48,6 +49,7 @@ window.__bt = {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
         run.stage = 'running all cells';
+        run.runAllAt = Date.now();
         // widgetId names the notebook, so which tab is current does not matter.
         run.ok = await app.commands.execute('notebook:run-all-cells', {
           widgetId: this.panel(path).id, activate: false,
@@ -60,7 +62,30 @@ window.__bt = {
     })();
   },
 
-  /** Where Run All stands: finished means it returned, the kernel is idle and no [*] is left. */
+  /**
+   * Open and run the notebooks in `paths`, in that order, `parallel` at a time: whenever
+   * one finishes, the next starts, so the machine's cores stay busy while the test checks
+   * the widgets of notebooks that have finished. Returns at once.
+   */
+  schedule(paths, parallel, openTimeoutMs) {
+    const queue = paths.filter((p) => !this.runs[p]);
+    for (const path of queue) this.runs[path] = { stage: 'queued', done: false, queuedAt: Date.now() };
+    const running = () => Object.keys(this.runs)
+      .filter((p) => this.runs[p].startedAt && !this.runStatus(p).finished).length;
+    const tick = () => {
+      while (queue.length && running() < parallel) {
+        const path = queue.shift();
+        if (this.runs[path]) this.openAndRunAll(path, openTimeoutMs);  // not closed meanwhile
+      }
+      if (queue.length) setTimeout(tick, 250);
+    };
+    tick();
+  },
+
+  /**
+   * Where Run All stands: finished means it returned, the kernel is idle and no [*] is left.
+   * `seconds` is how long the notebook took from opening to finished (null until then).
+   */
   runStatus(path) {
     const run = this.runs[path] || { stage: 'not started', done: false };
     const panel = this.panel(path);
@@ -73,7 +98,19 @@ window.__bt = {
         .some((p) => p.textContent.includes('*'));
       finished = !!kernel && kernel.status === 'idle' && !busyPrompt;
     }
-    return { finished, stage: run.stage, error: run.error || (panel ? null : 'the notebook is not open') };
+    if (finished && run.startedAt && !run.finishedAt) run.finishedAt = Date.now();
+    const since = (a, b) => (a && b ? (b - a) / 1000 : null);
+    const error = run.error || (panel || !run.startedAt ? null : 'the notebook is not open');
+    return {
+      finished,
+      stage: run.stage,
+      error,
+      seconds: {
+        queued: since(run.queuedAt, run.startedAt),
+        open: since(run.startedAt, run.runAllAt),
+        run_all: since(run.runAllAt, run.finishedAt),
+      },
+    };
   },
 
   /** Bring the notebook's tab to the front; true once it is visible. */

@@ -3,9 +3,11 @@
 nbval cannot see widgets. For every notebook this test opens it in JupyterLab, waits for
 its kernel to be idle, runs all cells, and checks that no cell shows an error and no widget
 shows "Error displaying widget". Then, for each cell that displays a widget (an ipywidgets
-explorer: by the course convention a figure plus one printed summary line), it moves a
-slider one step with the keyboard (or picks another dropdown option) and checks that the
-figure and the summary both changed. Screenshots of each widget before and after the change
+explorer: by the course convention a figure plus a printed summary), it changes one control
+the way a learner would (a key press on a slider, another option in a dropdown), checks that
+the figure and the summary both changed, and that the summary moved the way the notebook
+says it does (tests/browser/expectations.py lists, per widget, the control and what must
+hold). Notebooks start two at a time, longest first (lab_page.py). Screenshots of each widget before and after the change
 go to runs/browser/<notebook>_<n>_before.png and _after.png, with a JSON report per notebook.
 
 Run it with `make test-browser` (or `pytest tests/browser -m browser`).
@@ -15,12 +17,14 @@ BROWSER_NOTEBOOKS=folder-or-notebook checks other notebooks; BROWSER_PARALLEL=1 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from lab_harness import OUT, SUMMARY, notebooks_to_check
+from expectations import EXPECTATIONS, Expect
+from lab_harness import OUT, REPO, SUMMARY, notebooks_to_check
 from lab_page import POLL_S, LabRunner, poll, wait_for
 
 if TYPE_CHECKING:
@@ -30,6 +34,7 @@ pytestmark = pytest.mark.browser
 
 WIDGET_TIMEOUT_S = 60.0  # a widget renders, or redraws after a change
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+COURSE_NOTEBOOKS = REPO / "notebooks"
 
 
 def stored_widget_cells(notebook: Path) -> list[int]:
@@ -42,40 +47,86 @@ def stored_widget_cells(notebook: Path) -> list[int]:
     ]
 
 
-def change_control(widget: Locator, label: str) -> str:
-    """Move the widget's first slider one step (or choose its first dropdown's next option).
+def control_named(widget: Locator, css: str, name: str) -> Locator:
+    """The ``css`` controls (e.g. ".widget-slider") of ``widget`` whose description is ``name``."""
+    label = widget.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$"))
+    return widget.locator(css).filter(has=label)
 
-    Returns what was done, for messages. The key goes to the focused slider handle, as a
-    learner's keyboard would; with continuous_update=False the widget updates on the change.
+
+def move_slider(handle: Locator, label: str, key: str) -> str:
+    """Press ``key`` on a slider's handle, as a learner's keyboard would; say what moved.
+
+    ArrowRight at the top end presses ArrowLeft instead. With continuous_update=False the
+    widget updates once, on the change.
     """
-    handle = widget.locator(".widget-slider .noUi-handle").first
-    if handle.count():
-        now = float(handle.get_attribute("aria-valuenow") or 0)
-        top = float(handle.get_attribute("aria-valuemax") or 0)
-        key = "ArrowRight" if now < top else "ArrowLeft"
-        handle.scroll_into_view_if_needed()
-        handle.focus()
-        handle.press(key)
-        moved = float(handle.get_attribute("aria-valuenow") or 0)
-        assert moved != now, (
-            f"{label}: pressing {key} on its slider did not move it (stays {now:g})"
-        )
-        return f"slider {now:g} -> {moved:g} ({key})"
-    select = widget.locator(".widget-dropdown select").first
-    assert select.count(), f"{label}: has neither a slider nor a dropdown to change"
+    now = float(handle.get_attribute("aria-valuenow") or 0)
+    top = float(handle.get_attribute("aria-valuemax") or 0)
+    if key == "ArrowRight" and now >= top:
+        key = "ArrowLeft"
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    handle.press(key)
+    moved = float(handle.get_attribute("aria-valuenow") or 0)
+    assert moved != now, f"{label}: pressing {key} on its slider did not move it (stays {now:g})"
+    return f"slider {now:g} -> {moved:g} ({key})"
+
+
+def choose_option(select: Locator, label: str, option: str | None) -> str:
+    """Pick ``option`` in a dropdown (by its text), or the next one when None; say what changed."""
     options = select.locator("option").all_text_contents()
     current: int = select.evaluate("(s) => s.selectedIndex")
-    target = (current + 1) % len(options)
-    assert target != current, f"{label}: its only dropdown has a single option, nothing to change"
+    if option is None:
+        target = (current + 1) % len(options)
+    else:
+        assert option in options, f"{label}: its dropdown has no option {option!r}: {options}"
+        target = options.index(option)
+    assert target != current, f"{label}: the dropdown already shows {options[current]!r}"
     select.select_option(index=target)
     return f"dropdown {options[current]!r} -> {options[target]!r}"
 
 
-def check_widget(widget: Locator, label: str, shots: str) -> dict[str, Any]:
+def change_control(widget: Locator, label: str, expect: Expect | None) -> str:
+    """Change the control ``expect`` names (or, with no expectation, the first slider or dropdown).
+
+    Returns what was done, for messages.
+    """
+    if expect is None:
+        handle = widget.locator(".widget-slider .noUi-handle").first
+        if handle.count():
+            return move_slider(handle, label, "ArrowRight")
+        select = widget.locator(".widget-dropdown select").first
+        assert select.count(), f"{label}: has neither a slider nor a dropdown to change"
+        return choose_option(select, label, None)
+    slider = control_named(widget, ".widget-slider", expect.control)
+    if slider.count():
+        what = move_slider(slider.first.locator(".noUi-handle").first, label, expect.key)
+    else:
+        select = control_named(widget, ".widget-dropdown", expect.control).locator("select")
+        assert select.count(), f"{label}: has no slider or dropdown called {expect.control!r}"
+        what = choose_option(select.first, label, expect.option)
+    return f"{expect.control}: {what}"
+
+
+def check_expectation(expect: Expect, label: str, action: str, before: str, after: str) -> None:
+    """Fail unless the summaries before and after the change show what the notebook says."""
+    read_before, read_after = expect.read(before), expect.read(after)
+    for when, text, values in (("before", before, read_before), ("after", after, read_after)):
+        assert values is not None, (
+            f"{label}: its summary {when} the change does not match {expect.pattern!r} "
+            f"(update tests/browser/expectations.py if the notebook's wording changed): {text!r}"
+        )
+    assert expect.holds(read_before, read_after), (
+        f"{label}: after {action}, the notebook says {expect.says}; but the summary went from "
+        f"{before!r} to {after!r} (read {read_before} -> {read_after})"
+    )
+
+
+def check_widget(widget: Locator, label: str, shots: str, expect: Expect | None) -> dict[str, Any]:
     """Use one widget: wait for it, screenshot, change a control, wait for the redraw, screenshot.
 
     ``widget`` is the cell that displays it; screenshots go to ``{shots}_before.png`` and
-    ``{shots}_after.png``. Returns what was done and the summary before and after.
+    ``{shots}_after.png``. With an expectation, the summaries before and after must show
+    what it says. Returns what was done and the summary before and after.
     """
     area = widget.locator(".jp-Cell-outputArea")
 
@@ -97,7 +148,7 @@ def check_widget(widget: Locator, label: str, shots: str) -> dict[str, Any]:
     area.scroll_into_view_if_needed()
     area.screenshot(path=f"{shots}_before.png")
 
-    action = change_control(widget, label)
+    action = change_control(widget, label, expect)
 
     def redrawn() -> dict[str, Any] | None:
         s = state()
@@ -118,7 +169,26 @@ def check_widget(widget: Locator, label: str, shots: str) -> dict[str, Any]:
     time.sleep(POLL_S)  # the output area may still be swapping in the new figure
     after = wait_for(redrawn, WIDGET_TIMEOUT_S, f"{label} to settle after: {action}")
     area.screenshot(path=f"{shots}_after.png")
-    return {"action": action, "summary_before": before["text"], "summary_after": after["text"]}
+    if expect is not None:
+        check_expectation(expect, label, action, before["text"], after["text"])
+    return {
+        "action": action,
+        "expected": expect.says if expect else "the figure and the summary change",
+        "summary_before": before["text"],
+        "summary_after": after["text"],
+    }
+
+
+def expectations_for(notebook: Path, n_widgets: int) -> list[Expect | None]:
+    """The expectation for each of the notebook's widgets; a course notebook must have them all."""
+    listed = EXPECTATIONS.get(notebook.stem)
+    if listed is None and notebook.resolve().parent != COURSE_NOTEBOOKS:
+        return [None] * n_widgets  # someone else's notebook: the generic check
+    assert listed is not None and len(listed) == n_widgets, (
+        f"{notebook.name} shows {n_widgets} widget(s) but tests/browser/expectations.py lists "
+        f"{0 if listed is None else len(listed)}: say there what each one should do"
+    )
+    return list(listed)
 
 
 NOTEBOOKS = notebooks_to_check()
@@ -126,7 +196,7 @@ NOTEBOOKS = notebooks_to_check()
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_widgets_in_browser(notebook: Path, runner: LabRunner) -> None:
-    """Run ``notebook`` in JupyterLab; no errors; every widget redraws when a control changes."""
+    """Run ``notebook`` in JupyterLab; no errors; every widget redraws as the notebook says."""
     OUT.mkdir(parents=True, exist_ok=True)
     for old in [*OUT.glob(f"{notebook.stem}_*.png"), OUT / f"{notebook.stem}_report.json"]:
         old.unlink(missing_ok=True)
@@ -135,7 +205,7 @@ def test_widgets_in_browser(notebook: Path, runner: LabRunner) -> None:
     started = time.monotonic()
     errors_before = len(runner.page_errors)
     try:
-        runner.run(notebook)
+        page_seconds = runner.run(notebook)
         ran = time.monotonic()
         report = runner.js("(p) => window.__bt.report(p)", notebook)
         errors = "\n".join(f"  cell {e['cell']}: {e['text']}" for e in report["errors"])
@@ -155,27 +225,31 @@ def test_widgets_in_browser(notebook: Path, runner: LabRunner) -> None:
 
         panel = runner.page.locator(f'[id="{report["panelId"]}"]')
         widgets = []
-        for n, cell in enumerate(live):
+        expected = expectations_for(notebook, len(live))
+        for n, (cell, expect) in enumerate(zip(live, expected, strict=True)):
             widget = panel.locator(f'[data-browser-test="widget-{n}"]')
             label = f"{name}, widget {n} (cell {cell})"
-            result = check_widget(widget, label, str(OUT / f"{notebook.stem}_{n}"))
+            result = check_widget(widget, label, str(OUT / f"{notebook.stem}_{n}"), expect)
             widgets.append({"widget": n, "cell": cell, **result})
         still_ok = runner.js("(p) => window.__bt.report(p)", notebook)
         assert not still_ok["errorDisplaying"], (
             f'{name}: "Error displaying widget" appeared while the widgets were used'
         )
+        seconds = {
+            **{k: None if v is None else round(v, 1) for k, v in page_seconds.items()},
+            "test_waited": round(ran - started, 1),
+            "widgets": round(time.monotonic() - ran, 1),
+        }
         SUMMARY.append(
-            f"{name}: opened and ran in {ran - started:.0f} s, {len(widgets)} widget(s) checked in "
-            f"{time.monotonic() - ran:.0f} s"
+            f"{name}: Run All took {seconds['run_all']:.0f} s (opening {seconds['open']:.0f} s, "
+            f"queued {seconds['queued']:.0f} s); the test waited {seconds['test_waited']:.0f} s "
+            f"for it; {len(widgets)} widget(s) checked in {seconds['widgets']:.0f} s"
         )
         (OUT / f"{notebook.stem}_report.json").write_text(
             json.dumps(
                 {
                     "notebook": name,
-                    "seconds": {
-                        "open_and_run_all": round(ran - started, 1),
-                        "widgets": round(time.monotonic() - ran, 1),
-                    },
+                    "seconds": seconds,
                     "widgets": widgets,
                     "page_errors": runner.page_errors[errors_before:],
                 },
