@@ -18,9 +18,12 @@ def _as_array(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+VISIBLE_SPACE, VISIBLE_NEWLINE = "\u2423", "\u21b5"  # ␣ and ↵: blanks you can see on an axis
+
+
 def token_label(token) -> str:
-    """A tick label for a token: a space shows as the open-box sign, a newline as \\n."""
-    return {" ": "\u2423", "\n": "\\n"}.get(str(token), str(token))
+    """A tick label for a token: a space shows as '␣', a newline as '↵', anything else as itself."""
+    return {" ": VISIBLE_SPACE, "\n": VISIBLE_NEWLINE}.get(str(token), str(token))
 
 
 def plot_heatmap(

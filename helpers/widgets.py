@@ -6,6 +6,7 @@ checks. Each episode's functions sit in their own section below.
 """
 
 import math
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,10 +21,18 @@ from helpers.attention import attention_scores, causal_mask, padding_mask
 from helpers.data import CharTokenizer
 from helpers.gpt import GPT, next_token_probs
 from helpers.multihead import MultiHeadAttention
-from helpers.plots import plot_attention, plot_heatmap
+from helpers.plots import VISIBLE_NEWLINE, plot_attention, plot_heatmap, token_label
 from helpers.positional import sinusoidal_encoding
 from helpers.sample import sample_text
 from helpers.tasks import CausalReverseTask
+
+SUMMARY_WIDTH = 88  # characters: JupyterLab wraps longer output lines mid-word
+
+
+def wrap_summary(text: str) -> str:
+    """A widget's printed summary, broken between words into lines of at most SUMMARY_WIDTH."""
+    return textwrap.fill(text, SUMMARY_WIDTH, break_long_words=False, break_on_hyphens=False)
+
 
 # --- Episode 01: RNN vs transformer -------------------------------------------------
 
@@ -104,7 +113,7 @@ def influence_view(kind: str, T: int, d_model: int = 32, seed: int = 0) -> tuple
         effect = "does not move the last output at all (its gradient underflowed to 0)"
     else:
         effect = f"moves the last output {ratio:.1e} times as much as the previous token does"
-    return influence, f"{kind}, T={T}: the first token {effect}"
+    return influence, wrap_summary(f"{kind}, T={T}: the first token {effect}")
 
 
 def plot_influence(
@@ -165,7 +174,7 @@ def gpt_attention_view(
         f"layer {layer}, head {head}: query {query} {tokens[query]!r} puts {w[query, key]:.2f} "
         f"on key {key} {tokens[key]!r}"
     )
-    return w, summary
+    return w, wrap_summary(summary)
 
 
 # --- Episode 02: attention by hand --------------------------------------------------
@@ -214,7 +223,7 @@ def query_attention_summary(qa: QueryAttention, tokens: Sequence[str], query_tok
     if len(tokens) != len(qa.weights):
         raise ValueError(f"{len(tokens)} tokens for {len(qa.weights)} keys")
     best = int(qa.weights.argmax())
-    return (
+    return wrap_summary(
         f"query '{query_token}' (temperature {qa.temperature:.2f}): largest weight "
         f"{qa.weights[best]:.2f} on '{tokens[best]}' (score {qa.scores[best]:.2f}, "
         f"scaled {qa.scaled[best]:.2f})"
@@ -326,7 +335,7 @@ def head_view(
         f"head {head}, {mask_kind}: query {query} '{tokens[query]}' puts {w[query, key]:.2f} "
         f"on key {key} '{tokens[key]}'; {hidden} of {T} keys masked"
     )
-    return w, summary
+    return w, wrap_summary(summary)
 
 
 def plot_head_view(
@@ -364,12 +373,12 @@ class PositionView:
     wavelength: float
 
     def summary(self) -> str:
-        """One line: the chosen value, its wavelength, two similarities and the self-attention."""
+        """A summary: the chosen value, its wavelength, two similarities and the self-attention."""
         p, T = self.position, len(self.wave)
         near = p + 1 if p + 1 < T else p - 1  # a neighbour (both give the same cosine)
         far = p + 10 if p + 10 < T else p - 10
         far_text = f", {self.cosine[far]:.3f} at distance 10" if 0 <= far < T else ""
-        return (
+        return wrap_summary(
             f"position {p}, dimension {self.dim} of {self.d_model}: value "
             f"{self.wave[p]:+.3f} (wavelength {self.wavelength:.1f} positions); cosine "
             f"similarity {self.cosine[near]:.3f} to a neighbour{far_text}; position-only "
@@ -459,9 +468,9 @@ class ReversalView:
     head: int
 
     def summary(self) -> str:
-        """One line: the input, the answer and how much this head looks at the letters to copy."""
+        """A summary: the input, the answer and how much this head looks at the letters to copy."""
         right = sum(a == b for a, b in zip(self.predicted, self.letters[::-1], strict=True))
-        return (
+        return wrap_summary(
             f"'{self.letters}' -> '{self.predicted}' ({right}/{len(self.letters)} right); "
             f"layer {self.layer}, head {self.head}: answers put {self.mirror_weight:.2f} of "
             f"their attention on the letter they copy"
@@ -563,7 +572,7 @@ def _check_layer_head(trace: StackTrace, layer: int, head: int) -> None:
 def stack_summary(
     trace: StackTrace, layer: int, head: int, tokens: Sequence[str], variant: str = ""
 ) -> str:
-    """One line: the head's strongest query -> key link and the residual stream's size there."""
+    """A summary: the head's strongest query -> key link and the residual stream's size there."""
     _check_layer_head(trace, layer, head)
     w = trace.weights[layer, head]  # (T, T)
     if len(tokens) != w.shape[0]:
@@ -572,7 +581,7 @@ def stack_summary(
     size = trace.stream_size[layer + 1].mean().item()
     size_in = trace.stream_size[0].mean().item()
     name = f" ({variant})" if variant else ""
-    return (
+    return wrap_summary(
         f"layer {layer}, head {head}{name}: query {q} '{tokens[q]}' looks most at key {k} "
         f"'{tokens[k]}' ({w[q, k].item():.2f}); stream size {size:.2f}, "
         f"{size / size_in:.1f}x the input"
@@ -638,12 +647,9 @@ def plot_stack_view(
 # --- Episode 06: the GPT on One Piece -----------------------------------------------
 
 
-VISIBLE_SPACE, VISIBLE_NEWLINE = "\u2423", "\u21b5"  # ␣ and ↵: blanks you can see on an axis
-
-
 def visible_chars(text: str) -> list[str]:
-    """One label per character, with space shown as '␣' and newline as '↵' (for axes)."""
-    return [VISIBLE_SPACE if c == " " else VISIBLE_NEWLINE if c == "\n" else c for c in text]
+    """One label per character (``helpers.plots.token_label``: space '␣', newline '↵')."""
+    return [token_label(c) for c in text]
 
 
 @dataclass
@@ -721,11 +727,11 @@ def next_char_view(
 
 
 def next_char_summary(view: NextCharView) -> str:
-    """One line: the settings, the likeliest next character and how spread the choice is."""
+    """A summary: the settings, the likeliest next character and how spread the choice is."""
     best = int(view.probs.argmax())
     k = "all" if view.top_k is None else str(view.top_k)
     tail = view.prompt[-20:].replace("\n", VISIBLE_NEWLINE)
-    return (
+    return wrap_summary(
         f"after '{tail}' (temperature {view.temperature:.2f}, top-k {k}): "
         f"'{visible_chars(view.chars[best])[0]}' {view.probs[best]:.2f} "
         f"(model alone {view.raw_probs[best]:.2f}); {view.kept} characters possible, "
@@ -793,7 +799,7 @@ def gpt_head_view(
         f"on itself {itself:.2f}, on the first {first:.2f}; "
         f"looks back {mean_back:.1f} characters on average"
     )
-    return w, summary
+    return w, wrap_summary(summary)
 
 
 def plot_gpt_head(

@@ -43,4 +43,4 @@ def test_losses_draws_train_and_val_for_each_run():
 
 def test_spaces_and_newlines_get_visible_labels():
     fig = plot_attention(torch.softmax(torch.randn(3, 3), -1), ["a", " ", "\n"])
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "\u2423", "\\n"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "\u2423", "\u21b5"]

@@ -15,9 +15,10 @@ from helpers.gpt import GPT, GPTConfig
 from helpers.multihead import MultiHeadAttention
 from helpers.sample import sample_text
 from helpers.tasks import CausalReverseTask
-from helpers.widgets import (  # noqa: E402  # noqa: E402  # noqa: E402  # noqa: E402
+from helpers.widgets import (
     MASK_KINDS,
     SEQUENCE_LAYERS,
+    SUMMARY_WIDTH,
     SequenceLayer,
     StackTrace,
     build_mask,
@@ -43,7 +44,23 @@ from helpers.widgets import (  # noqa: E402  # noqa: E402  # noqa: E402  # noqa:
     stack_summary,
     trace_stack,
     visible_chars,
+    wrap_summary,
 )
+
+
+def one_line(summary: str) -> str:
+    """A wrapped summary as the single line it was written as."""
+    return " ".join(summary.split())
+
+
+def test_wrap_summary_breaks_long_summaries_between_words_only():
+    text = "layer 0, head 0: " + "; ".join(f"weight {i} on key {i} 'x'" for i in range(12))
+    wrapped = wrap_summary(text)
+    assert len(text) > SUMMARY_WIDTH and "\n" in wrapped
+    assert all(len(line) <= SUMMARY_WIDTH for line in wrapped.splitlines())
+    assert one_line(wrapped) == text  # nothing lost, no word split
+    assert wrap_summary("short summary") == "short summary"
+
 
 # --- Episode 01 ---------------------------------------------------------------------
 
@@ -110,12 +127,12 @@ def test_influence_view_is_reproducible_and_leaves_the_global_random_state_alone
 def test_influence_view_summary_names_the_layer_the_length_and_the_ratio():
     influence, summary = influence_view("RNN", 16)
     ratio = f"{float(influence[0] / influence[-2]):.1e}"
-    assert summary == (
+    assert one_line(summary) == (
         f"RNN, T=16: the first token moves the last output {ratio} times as much as the "
         "previous token does"
     )
     _, gone = influence_view("RNN", 200)
-    assert gone == (
+    assert one_line(gone) == (
         "RNN, T=200: the first token does not move the last output at all "
         "(its gradient underflowed to 0)"
     )
@@ -511,8 +528,8 @@ def test_next_char_view_rejects_bad_input(prompt, temperature, top_k, message):
 
 def test_next_char_summary_changes_with_the_settings():
     model, tok = _tiny_gpt()
-    a = next_char_summary(next_char_view(model, tok, "a b", 1.0, None, n_new=5))
-    b = next_char_summary(next_char_view(model, tok, "a b", 0.5, 2, n_new=5))
+    a = one_line(next_char_summary(next_char_view(model, tok, "a b", 1.0, None, n_new=5)))
+    b = one_line(next_char_summary(next_char_view(model, tok, "a b", 0.5, 2, n_new=5)))
     assert a.startswith("after 'a b' (temperature 1.00, top-k all): ")
     assert (
         b.startswith("after 'a b' (temperature 0.50, top-k 2): ") and "2 characters possible" in b
@@ -539,11 +556,11 @@ def test_gpt_head_view_summarises_a_previous_character_head():
     maps = torch.stack([torch.stack([prev, torch.eye(T)])])  # (1 layer, 2 heads, T, T)
     w, summary = gpt_head_view(maps, list("abcde"), layer=0, head=0)
     assert torch.equal(w, prev)
-    assert summary == (
+    assert one_line(summary) == (
         "layer 0, head 0: mean weight on the previous character 1.00, on itself 0.00, "
         "on the first 0.25; looks back 1.0 characters on average"
     )
-    _, other = gpt_head_view(maps, list("abcde"), layer=0, head=1)
+    other = one_line(gpt_head_view(maps, list("abcde"), layer=0, head=1)[1])
     assert "on itself 1.00" in other and "looks back 0.0" in other
 
 

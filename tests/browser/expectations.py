@@ -40,8 +40,11 @@ class Expect:
     option: str | None = None
 
     def read(self, text: str) -> Values | None:
-        """The named groups of ``pattern`` in ``text`` (numbers as floats), or None if absent."""
-        found = re.search(self.pattern, text)
+        """The named groups of ``pattern`` in ``text`` (numbers as floats), or None if absent.
+
+        Line breaks count as spaces: the summaries are wrapped to fit the output area.
+        """
+        found = re.search(self.pattern, " ".join(text.split()))
         if found is None:
             return None
         values: Values = {}

@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 RUNS = REPO / "runs"
 OUT = RUNS / "browser"  # screenshots, reports and the server's log; per-run folders inside
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"  # an output that displays a widget
+
 SUMMARY: list[str] = []  # one line per notebook checked, printed at the end of the run
 
 INSTALL_HINT = (
@@ -102,6 +104,16 @@ def recorded_seconds(notebook: Path) -> float:
             continue
         total += max(0.0, (end - start).total_seconds())
     return total
+
+
+def stored_widget_cells(notebook: Path) -> list[int]:
+    """Indices of the cells whose saved outputs display a widget (from the last clean run)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return [
+        i
+        for i, cell in enumerate(cells)
+        if any(WIDGET_MIME in out.get("data", {}) for out in cell.get("outputs", []))
+    ]
 
 
 def notebooks_to_check() -> list[Path]:

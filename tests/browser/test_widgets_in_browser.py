@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from expectations import EXPECTATIONS, Expect
-from lab_harness import OUT, REPO, SUMMARY, notebooks_to_check
+from lab_harness import OUT, REPO, SUMMARY, notebooks_to_check, stored_widget_cells
 from lab_page import POLL_S, LabRunner, poll, wait_for
 
 if TYPE_CHECKING:
@@ -33,18 +33,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 WIDGET_TIMEOUT_S = 60.0  # a widget renders, or redraws after a change
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 COURSE_NOTEBOOKS = REPO / "notebooks"
-
-
-def stored_widget_cells(notebook: Path) -> list[int]:
-    """Indices of the cells whose saved outputs display a widget (from the last clean run)."""
-    cells = json.loads(notebook.read_text())["cells"]
-    return [
-        i
-        for i, cell in enumerate(cells)
-        if any(WIDGET_MIME in out.get("data", {}) for out in cell.get("outputs", []))
-    ]
 
 
 def control_named(widget: Locator, css: str, name: str) -> Locator:
