@@ -21,12 +21,14 @@ from lab_harness import (
     CHROMIUM_ARGS,
     INSTALL_HINT,
     OUT,
+    PARALLEL,
     REPO,
     SUMMARY,
     LabServer,
     find_chromium,
     notebooks_to_check,
     start_lab,
+    start_order,
     stop_lab,
 )
 from lab_page import LabRunner
@@ -138,14 +140,13 @@ def browser(chromium_path: str, work_dir: Path) -> Iterator[BrowserContext]:
 
 @pytest.fixture(scope="session")
 def runner(request: pytest.FixtureRequest, lab: LabServer, browser: BrowserContext) -> LabRunner:
-    """The one JupyterLab page that opens and runs the notebooks, in the order the tests run.
+    """The one JupyterLab page that opens and runs the selected notebooks, longest first.
 
-    BROWSER_PARALLEL (default 2) notebooks run at once: on a 2-core machine a notebook
-    rarely keeps both cores busy, and the next one runs while this one's widgets are used.
+    BROWSER_PARALLEL (default 2) notebooks run at once.
     """
-    order = [
+    selected = [
         item.callspec.params["notebook"]
         for item in request.session.items
         if hasattr(item, "callspec") and "notebook" in item.callspec.params
     ]
-    return LabRunner(browser, lab, order, int(os.environ.get("BROWSER_PARALLEL", "2")))
+    return LabRunner(browser, lab, start_order(selected), PARALLEL)

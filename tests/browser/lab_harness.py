@@ -27,6 +27,11 @@ OUT = RUNS / "browser"  # screenshots, reports and the server's log; per-run fol
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"  # an output that displays a widget
 
+# How many notebooks run at once: on a 2-core machine a notebook's kernel keeps one core
+# busy, and the next notebook runs while this one's widgets are checked.
+PARALLEL = int(os.environ.get("BROWSER_PARALLEL", "2"))
+OPEN_ESTIMATE_S = 3.0  # opening a notebook and starting its kernel, on a quiet machine
+
 SUMMARY: list[str] = []  # one line per notebook checked, printed at the end of the run
 
 INSTALL_HINT = (
@@ -117,20 +122,41 @@ def stored_widget_cells(notebook: Path) -> list[int]:
 
 
 def notebooks_to_check() -> list[Path]:
-    """The notebooks to open, longest recorded run first: notebooks/*.ipynb, or $BROWSER_NOTEBOOKS.
+    """The notebooks to open: notebooks/*.ipynb, or what $BROWSER_NOTEBOOKS names.
 
     BROWSER_NOTEBOOKS may be a folder (all its *.ipynb) or one notebook, relative to
-    the repository or absolute. The tests run in this order and the notebooks start in it,
-    two at a time, so the slowest one does not run alone at the end, and each test finds
-    the shorter notebooks finished while it checked the longer ones' widgets.
+    the repository or absolute.
     """
     chosen = Path(os.environ.get("BROWSER_NOTEBOOKS", "notebooks"))
     if not chosen.is_absolute():
         chosen = REPO / chosen
     if chosen.suffix == ".ipynb":
         return [chosen]
-    found = sorted(p for p in chosen.glob("*.ipynb") if not p.name.startswith("."))
-    return sorted(found, key=recorded_seconds, reverse=True)  # stable: ties by name
+    return sorted(p for p in chosen.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def start_order(notebooks: list[Path]) -> list[Path]:
+    """The order in which the notebooks start: longest recorded run first (ties by name).
+
+    The slowest notebook then does not run alone at the end while a core sits idle.
+    """
+    return sorted(sorted(notebooks), key=recorded_seconds, reverse=True)
+
+
+def finish_order(notebooks: list[Path], parallel: int = PARALLEL) -> list[Path]:
+    """The order in which the notebooks should finish, ``parallel`` at a time in start order.
+
+    The tests check the notebooks in this order, so each one's widgets are checked soon
+    after it finishes, while the longer ones still run. A guess from the recorded times,
+    each plus a few seconds to open: the test waits for whichever notebook it checks.
+    """
+    lanes = [0.0] * max(1, parallel)
+    finish: dict[Path, float] = {}
+    for notebook in start_order(notebooks):
+        lane = lanes.index(min(lanes))  # the next notebook starts when a lane is free
+        lanes[lane] += recorded_seconds(notebook) + OPEN_ESTIMATE_S
+        finish[notebook] = lanes[lane]
+    return sorted(finish, key=finish.__getitem__)
 
 
 def jupyter_env() -> dict[str, str]:

@@ -4,10 +4,10 @@ Loading JupyterLab's page costs more than a typical kernel start, so the whole t
 uses one page: it is loaded once with ``/lab?reset`` (a fresh workspace, no restored tabs)
 and each notebook is opened in it with JupyterLab's own ``docmanager:open`` command.
 
-``parallel`` notebooks run at once, each in its own kernel, in the order the tests ask for
-them (longest first: see ``lab_harness.notebooks_to_check``); when one finishes the page
-starts the next, so both cores of a small machine stay busy while the test checks the
-widgets of the notebooks that are done.
+``parallel`` notebooks run at once, each in its own kernel, longest first
+(``lab_harness.start_order``); when one finishes the page starts the next, so both cores
+of a small machine stay busy while the test checks the widgets of the notebooks that are
+done. The tests ask for the notebooks in the order they should finish.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ class LabRunner:
     ) -> None:
         self.context = context
         self.server = server
-        self.order = order  # the notebooks in the order the tests will ask for them
+        self.order = order  # every notebook of this test run, in the order they start
         self.parallel = max(1, parallel)
         self.scheduled: list[Path] = []  # handed to the page's scheduler and not closed yet
+        self.closed: set[Path] = set()  # checked (or failed) and closed
         self.page_errors: list[str] = []  # uncaught JavaScript errors in the page
         self._page: Page | None = None
 
@@ -101,15 +102,15 @@ class LabRunner:
         return self.page.evaluate(expression, self.path(notebook))
 
     def schedule(self, notebook: Path) -> None:
-        """Hand ``notebook`` and every later one in the test order to the page's scheduler.
+        """Hand ``notebook`` and every notebook not yet run to the page's scheduler.
 
-        They start ``parallel`` at a time, in that order; each opens in a background tab
-        and runs all its cells once its kernel is idle.
+        They start ``parallel`` at a time, in ``order``, ``notebook`` first if it is not in
+        it; each opens in a background tab and runs all its cells once its kernel is idle.
         """
         if notebook in self.scheduled:
             return
-        queue = self.order[self.order.index(notebook) :] if notebook in self.order else [notebook]
-        queue = [nb for nb in queue if nb not in self.scheduled]
+        queue = [notebook] if notebook not in self.order else []
+        queue += [nb for nb in self.order if nb not in self.scheduled and nb not in self.closed]
         self.page.evaluate(
             "([paths, n, ms]) => window.__bt.schedule(paths, n, ms)",
             [[self.path(nb) for nb in queue], self.parallel, OPEN_TIMEOUT_S * 1000],
@@ -149,6 +150,7 @@ class LabRunner:
         """Shut the notebook's kernel down and close its tab unsaved."""
         if notebook in self.scheduled:
             self.scheduled.remove(notebook)
+        self.closed.add(notebook)
         if self._page is not None and not self._page.is_closed():
             self.js("(p) => window.__bt.close(p)", notebook)
 

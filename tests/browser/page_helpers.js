@@ -77,7 +77,8 @@ window.__bt = {
         const path = queue.shift();
         if (this.runs[path]) this.openAndRunAll(path, openTimeoutMs);  // not closed meanwhile
       }
-      if (queue.length) setTimeout(tick, 250);
+      // keep ticking until every run has finished: runStatus notes each one's finishing time
+      if (queue.length || running() > 0) setTimeout(tick, 250);
     };
     tick();
   },

@@ -7,7 +7,8 @@ explorer: by the course convention a figure plus a printed summary), it changes 
 the way a learner would (a key press on a slider, another option in a dropdown), checks that
 the figure and the summary both changed, and that the summary moved the way the notebook
 says it does (tests/browser/expectations.py lists, per widget, the control and what must
-hold). Notebooks start two at a time, longest first (lab_page.py). Screenshots of each widget before and after the change
+hold). Notebooks start two at a time, longest first, and are checked in the order they
+should finish (lab_harness.start_order, finish_order). Screenshots of each widget before and after the change
 go to runs/browser/<notebook>_<n>_before.png and _after.png, with a JSON report per notebook.
 
 Run it with `make test-browser` (or `pytest tests/browser -m browser`).
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from expectations import EXPECTATIONS, Expect
-from lab_harness import OUT, REPO, SUMMARY, notebooks_to_check, stored_widget_cells
+from lab_harness import OUT, REPO, SUMMARY, finish_order, notebooks_to_check, stored_widget_cells
 from lab_page import POLL_S, LabRunner, poll, wait_for
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def expectations_for(notebook: Path, n_widgets: int) -> list[Expect | None]:
     return list(listed)
 
 
-NOTEBOOKS = notebooks_to_check()
+NOTEBOOKS = finish_order(notebooks_to_check())
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
