@@ -63,7 +63,8 @@ def move_slider(handle: Locator, label: str, key: str) -> str:
 
 def choose_option(select: Locator, label: str, option: str | None) -> str:
     """Pick ``option`` in a dropdown (by its text), or the next one when None; say what changed."""
-    options = select.locator("option").all_text_contents()
+    # ipywidgets shows spaces in option labels as no-break spaces; compare them as spaces
+    options = [" ".join(text.split()) for text in select.locator("option").all_text_contents()]
     current: int = select.evaluate("(s) => s.selectedIndex")
     if option is None:
         target = (current + 1) % len(options)
