@@ -13,6 +13,7 @@ import argparse
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -48,6 +49,7 @@ class TrainConfig:
     bf16: bool = True  # autocast to bfloat16 on CUDA (ignored elsewhere)
     checkpoint_path: str | None = None  # where to save (None: never)
     checkpoint_interval: int = 0  # also save every N steps (0: only at the end)
+    stop_at: int = 0  # end this run at that step (0: at max_steps); resuming continues it
     progress: bool = True  # a tqdm progress bar
 
     def __post_init__(self):
@@ -58,6 +60,11 @@ class TrainConfig:
         for name in ("warmup_steps", "checkpoint_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0 <= self.stop_at <= self.max_steps:
+            raise ValueError(
+                f"TrainConfig.stop_at must be 0 (run to max_steps) or a step up to "
+                f"max_steps={self.max_steps}, got {self.stop_at!r}"
+            )
         if self.lr <= 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
         self.eval_splits = tuple(self.eval_splits)
@@ -159,6 +166,16 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
+def _gather_states(gen: torch.Generator) -> list[torch.Tensor] | None:
+    """Every rank's state of ``gen``, in rank order (a collective call); None in one process."""
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    states: list = [None] * dist.get_world_size()
+    dist.all_gather_object(states, gen.get_state())
+    return states
+
+
 def _is_main_process() -> bool:
     dist = torch.distributed
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -172,11 +189,14 @@ def save_checkpoint(
     history: History | None = None,
     batch_generator: torch.Generator | None = None,
     extra: dict | None = None,
+    batch_generator_states: list[torch.Tensor] | None = None,
 ) -> Path:
     """Write a checkpoint atomically (a temporary file, then a rename); return its path.
 
     Holds the model's weights and config (when it has a ``config`` with ``to_dict``),
     and, when given, the optimiser, step, history, RNG states and ``extra``.
+    ``batch_generator_states``: in a multi-process run, every rank's batch generator
+    state, in rank order (``batch_generator`` is rank 0's).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +214,8 @@ def save_checkpoint(
         ckpt["optimizer"] = optimizer.state_dict()
     if batch_generator is not None:
         ckpt["rng_batches"] = batch_generator.get_state()
+    if batch_generator_states is not None:
+        ckpt["rng_batches_by_rank"] = list(batch_generator_states)
     if extra:
         ckpt["extra"] = extra
     tmp = path.with_name(path.name + ".tmp")
@@ -258,7 +280,8 @@ def train(
     """Train ``model`` for cfg.max_steps optimiser steps; return the model and its history.
 
     resume_from: a checkpoint written by an earlier run; training continues from its
-    step with its optimiser, RNG states and history, so the loss curve carries on.
+    step with its optimiser, RNG states and history, so the loss curve carries on (in a
+    multi-process run each rank gets its own batch generator back).
     snapshot_steps: also save a model-only checkpoint ``step_{n}.pt`` in snapshot_dir
     at these steps (episode 06's reference checkpoints).
     checkpoint_extra: stored in every checkpoint (the CLI stores the vocabulary there).
@@ -270,7 +293,9 @@ def train(
     model.train()
     optimizer = make_optimizer(model, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
-    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
+    world = torch.distributed.get_world_size() if distributed else 1
     if rank:
         gen.manual_seed(cfg.seed + 7919 * rank)  # each process draws different batches
     history, step = History(), 0
@@ -278,14 +303,25 @@ def train(
         ckpt = load_checkpoint(resume_from, model, optimizer, map_location=device)
         step, history = ckpt["step"], History.from_dict(ckpt["history"])
         torch.set_rng_state(ckpt["rng_torch"])
-        if "rng_batches" in ckpt and not rank:
-            gen.set_state(ckpt["rng_batches"])
+        by_rank = ckpt.get("rng_batches_by_rank") or [ckpt.get("rng_batches")]
+        if len(by_rank) == world and by_rank[rank] is not None:
+            gen.set_state(by_rank[rank])
+        else:
+            warnings.warn(
+                f"{resume_from} holds the batch generators of {len(by_rank)} process(es), this "
+                f"run has {world}: process {rank} draws its batches afresh from its seed",
+                stacklevel=2,
+            )
     main = _is_main_process()
 
-    def checkpoint(at: int) -> None:
-        if cfg.checkpoint_path and main:
+    def checkpoint(at: int, every_rank: bool = True) -> None:
+        # every_rank: gather each process's batch generator (all processes must be here)
+        if not cfg.checkpoint_path:
+            return
+        states = _gather_states(gen) if every_rank else None
+        if main:
             save_checkpoint(
-                cfg.checkpoint_path, model, optimizer, at, history, gen, checkpoint_extra
+                cfg.checkpoint_path, model, optimizer, at, history, gen, checkpoint_extra, states
             )
 
     def evaluate(at: int, seconds: float) -> None:
@@ -304,8 +340,9 @@ def train(
         total=cfg.max_steps, initial=step, disable=not (cfg.progress and main), desc="training"
     )
     interrupted = False
+    end = cfg.stop_at or cfg.max_steps
     try:
-        while step < cfg.max_steps:
+        while step < end:
             if step % cfg.eval_interval == 0 and (not history.step or history.step[-1] != step):
                 evaluate(step, seconds0 + time.perf_counter() - t0)
             for group in optimizer.param_groups:
@@ -332,13 +369,13 @@ def train(
                 )
             if cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0:
                 checkpoint(step)
-        if history.step[-1] != step:
-            evaluate(step, seconds0 + time.perf_counter() - t0)
+        if step == cfg.max_steps and history.step[-1] != step:
+            evaluate(step, seconds0 + time.perf_counter() - t0)  # (a stopped run goes on later)
     except KeyboardInterrupt:
         interrupted = True  # keep what was learned; the caller gets the model and history
     finally:
         bar.close()
-    checkpoint(step)
+    checkpoint(step, every_rank=not interrupted)  # after Ctrl-C the other processes may be gone
     return TrainResult(model, optimizer, history, step, interrupted)
 
 

@@ -125,6 +125,16 @@ def test_resume_continues_the_same_loss_curve(tmp_path):
     assert resumed.history.val == full.history.val
 
 
+def test_a_run_stopped_early_resumes_into_the_same_curve(tmp_path):
+    full = train(model(), get_batch, cfg())
+    path = str(tmp_path / "c.pt")
+    first = train(model(), get_batch, cfg(checkpoint_path=path, stop_at=17))
+    assert first.step == 17 and not first.interrupted
+    resumed = train(model(seed=5), get_batch, cfg(checkpoint_path=path), resume_from=path)
+    assert resumed.history.batch_loss == full.history.batch_loss
+    assert resumed.history.step == full.history.step
+
+
 def test_snapshots_hold_the_model_at_those_steps(tmp_path):
     train(model(), get_batch, cfg(max_steps=20), snapshot_steps=(10, 20), snapshot_dir=tmp_path)
     ckpt = load_checkpoint(tmp_path / "step_10.pt", model())
@@ -136,6 +146,8 @@ def test_bad_train_config():
         TrainConfig(max_steps=0)
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=0)
+    with pytest.raises(ValueError, match="stop_at"):
+        TrainConfig(max_steps=10, stop_at=11)
 
 
 # --- the command line: python -m helpers.train --------------------------------------------
@@ -230,10 +242,14 @@ def test_cli_resume_refuses_another_vocabulary(tmp_path, corpus_file, capsys):
 
 
 def test_two_processes_agree_with_one_that_sees_the_global_batch(tmp_path, corpus_file):
-    """torchrun, 2 CPU processes (gloo): each draws its own batches; DDP averages gradients."""
+    """torchrun, 2 CPU processes (gloo): each draws its own batches; DDP averages gradients.
+
+    The run stops at step 2 and is resumed to step 4, so it also checks that each process
+    gets its own batch generator back from the checkpoint.
+    """
     out = tmp_path / "ddp"
     steps = ["--max-steps", "4", "--warmup-steps", "1", "--eval-interval", "4"]
-    cmd = [
+    torchrun = [
         sys.executable,
         "-m",
         "torch.distributed.run",
@@ -251,9 +267,12 @@ def test_two_processes_agree_with_one_that_sees_the_global_batch(tmp_path, corpu
         "1",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
+    for more in (["--stop-at", "2"], ["--resume"]):
+        done = subprocess.run(torchrun + more, capture_output=True, text=True, timeout=180, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert load_checkpoint(out / "ckpt.pt")["step"] == (2 if "--stop-at" in more else 4)
     ddp = load_checkpoint(out / "ckpt.pt")
+    assert len(ddp["rng_batches_by_rank"]) == 2
 
     # one process, same model init, whose every training batch is rank 0's and rank 1's together
     corpus = load_corpus(corpus_file)
