@@ -304,8 +304,9 @@ def train(
         step, history = ckpt["step"], History.from_dict(ckpt["history"])
         torch.set_rng_state(ckpt["rng_torch"])
         by_rank = ckpt.get("rng_batches_by_rank") or [ckpt.get("rng_batches")]
-        if len(by_rank) == world and by_rank[rank] is not None:
-            gen.set_state(by_rank[rank])
+        if len(by_rank) == world:
+            if by_rank[rank] is not None:  # (a model-only checkpoint has none)
+                gen.set_state(by_rank[rank])
         else:
             warnings.warn(
                 f"{resume_from} holds the batch generators of {len(by_rank)} process(es), this "

@@ -55,6 +55,25 @@ class Expect:
                 values[name] = raw
         return values
 
+    def problem(self, before: str, after: str) -> str | None:
+        """Why the summaries before and after the change fail this expectation; None if they pass.
+
+        A summary that does not match ``pattern`` is a problem too (the wording changed).
+        """
+        read_before, read_after = self.read(before), self.read(after)
+        for when, text, values in (("before", before, read_before), ("after", after, read_after)):
+            if values is None:
+                return (
+                    f"its summary {when} the change does not match {self.pattern!r} (update "
+                    f"tests/browser/expectations.py if the notebook's wording changed): {text!r}"
+                )
+        if not self.holds(read_before, read_after):
+            return (
+                f"the notebook says {self.says}; but the summary went from {before!r} to "
+                f"{after!r} (read {read_before} -> {read_after})"
+            )
+        return None
+
 
 NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?"
 

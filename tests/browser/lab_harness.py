@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -135,12 +136,14 @@ def notebooks_to_check() -> list[Path]:
     return sorted(p for p in chosen.glob("*.ipynb") if not p.name.startswith("."))
 
 
-def start_order(notebooks: list[Path]) -> list[Path]:
+def start_order(
+    notebooks: list[Path], seconds: Callable[[Path], float] = recorded_seconds
+) -> list[Path]:
     """The order in which the notebooks start: longest recorded run first (ties by name).
 
     The slowest notebook then does not run alone at the end while a core sits idle.
     """
-    return sorted(sorted(notebooks), key=recorded_seconds, reverse=True)
+    return sorted(sorted(notebooks), key=seconds, reverse=True)
 
 
 def finish_order(notebooks: list[Path], parallel: int = PARALLEL) -> list[Path]:
@@ -150,11 +153,12 @@ def finish_order(notebooks: list[Path], parallel: int = PARALLEL) -> list[Path]:
     after it finishes, while the longer ones still run. A guess from the recorded times,
     each plus a few seconds to open: the test waits for whichever notebook it checks.
     """
+    seconds = {notebook: recorded_seconds(notebook) for notebook in notebooks}  # read once
     lanes = [0.0] * max(1, parallel)
     finish: dict[Path, float] = {}
-    for notebook in start_order(notebooks):
+    for notebook in start_order(notebooks, seconds.__getitem__):
         lane = lanes.index(min(lanes))  # the next notebook starts when a lane is free
-        lanes[lane] += recorded_seconds(notebook) + OPEN_ESTIMATE_S
+        lanes[lane] += seconds[notebook] + OPEN_ESTIMATE_S
         finish[notebook] = lanes[lane]
     return sorted(finish, key=finish.__getitem__)
 
