@@ -104,6 +104,8 @@ class MultiHeadAttention(nn.Module):
         if mask is not None and mask.dim() == 3:
             mask = mask.unsqueeze(1)  # (B, T, T_k) -> (B, 1, T, T_k): same for every head
         p = self.dropout if self.training else 0.0
+        if causal and T == 1:
+            causal = False  # one new query (generation with a cache) may see every key so far
         if self.fused and not need_weights and causal and mask is None and T == T_k:
             # the plain causal case: let the fused kernel skip the masked half itself
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)

@@ -210,6 +210,9 @@ def save_checkpoint(
         "history": (history or History()).to_dict(),
         "rng_torch": torch.get_rng_state(),
     }
+    device = next(model.parameters()).device
+    if device.type == "cuda":  # dropout on a GPU draws from the GPU's generator
+        ckpt["rng_cuda"] = torch.cuda.get_rng_state(device)
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()
     if batch_generator is not None:
@@ -302,11 +305,14 @@ def train(
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, model, optimizer, map_location=device)
         step, history = ckpt["step"], History.from_dict(ckpt["history"])
-        torch.set_rng_state(ckpt["rng_torch"])
+        # RNG states are CPU byte tensors, whatever device the checkpoint was mapped to
+        torch.set_rng_state(ckpt["rng_torch"].cpu())
+        if device.type == "cuda" and "rng_cuda" in ckpt:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"].cpu(), device)
         by_rank = ckpt.get("rng_batches_by_rank") or [ckpt.get("rng_batches")]
         if len(by_rank) == world:
             if by_rank[rank] is not None:  # (a model-only checkpoint has none)
-                gen.set_state(by_rank[rank])
+                gen.set_state(by_rank[rank].cpu())
         else:
             warnings.warn(
                 f"{resume_from} holds the batch generators of {len(by_rank)} process(es), this "
@@ -459,7 +465,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--out-dir", default="runs/train", help="where the checkpoint, history and plot go"
     )
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.pt")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        default=None,
+        choices=("default", "reduce-overhead", "max-autotune"),
+        metavar="MODE",
+        help="torch.compile the model; on a GPU, 'reduce-overhead' also replays each step "
+        "as a CUDA graph (much faster for small models)",
+    )
     p.add_argument(
         "--attention",
         choices=("fused", "written"),
@@ -543,6 +558,12 @@ def run(argv: list[str] | None = None) -> TrainResult:
     if distributed:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+        if cuda and local_rank >= torch.cuda.device_count():
+            raise UsageError(
+                f"process {local_rank} has no GPU of its own: this machine has "
+                f"{torch.cuda.device_count()}; start at most that many processes per "
+                f"machine (--nproc_per_node), or train on the CPU with --device cpu"
+            )
         dist.init_process_group(backend="nccl" if cuda else "gloo")
         if cuda:
             torch.cuda.set_device(local_rank)
@@ -557,7 +578,7 @@ def run(argv: list[str] | None = None) -> TrainResult:
         try:
             config = GPTConfig(vocab_size=tokenizer.vocab_size, **model_kw)
             cfg = TrainConfig(
-                device=device_name.split(":")[0] if not distributed else "cpu",
+                device=device_name,  # (in a multi-process run: this process's own device)
                 checkpoint_path=str(ckpt_path),
                 progress=args.progress,
                 bf16=args.bf16,
@@ -583,7 +604,7 @@ def run(argv: list[str] | None = None) -> TrainResult:
     model = GPT(config)
     for block in model.blocks:
         block.attn.fused = args.attention == "fused"
-    device = torch.device(device_name) if distributed else choose_device(cfg.device)
+    device = choose_device(cfg.device)
     model.to(device)
     wrapped: nn.Module = model
     if distributed:
@@ -591,7 +612,7 @@ def run(argv: list[str] | None = None) -> TrainResult:
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     if args.compile:
-        wrapped = torch.compile(wrapped)
+        wrapped = torch.compile(wrapped, mode=args.compile)
     main = _is_main_process()
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,15 @@ def test_bad_seed():
 def test_device_choice():
     assert choose_device("cpu") == torch.device("cpu")
     assert choose_device("auto").type in ("cpu", "cuda", "mps")
-    with pytest.raises(ValueError, match="one of"):
-        choose_device("tpu")
+    for bad in ("tpu", "auto:0", "cuda:x", "cpu:"):
+        with pytest.raises(ValueError, match="one of"):
+            choose_device(bad)
+    assert choose_device("cpu:0") == torch.device("cpu:0")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA"):
-            choose_device("cuda")
+        for name in ("cuda", "cuda:1"):
+            with pytest.raises(ValueError, match="no CUDA"):
+                choose_device(name)
+    else:
+        assert choose_device(f"cuda:{torch.cuda.device_count() - 1}").type == "cuda"
+        with pytest.raises(ValueError, match="CUDA GPU"):
+            choose_device(f"cuda:{torch.cuda.device_count()}")

@@ -265,6 +265,8 @@ def test_two_processes_agree_with_one_that_sees_the_global_batch(tmp_path, corpu
         *steps,
         "--threads",
         "1",
+        "--device",
+        "cpu",  # gloo, also on a machine with a GPU
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for more in (["--stop-at", "2"], ["--resume"]):
