@@ -59,26 +59,13 @@ def matmul_peak(
     return 2 * n**3 * repeats / (time.perf_counter() - t0)
 
 
-def train_throughput(
-    config: GPTConfig,
-    device: torch.device,
-    batch_size: int,
-    steps: int,
-    fused: bool = True,
-    compile_model: bool = False,
-    bf16: bool = False,
-    compile_mode: str = "default",
-) -> dict:
-    """Tokens per second of full training steps (forward, backward, AdamW) after warm-up.
-
-    compile_mode "reduce-overhead" also records the compiled step as a CUDA graph, so
-    the GPU no longer waits for Python to launch each of its small kernels.
-    """
+def _training_step(config, device, batch_size, fused, compile_mode, bf16):
+    """A model, its optimiser and a fixed batch; returns (one training step, the model)."""
     torch.manual_seed(0)
     model = GPT(config).to(device)
     for block in model.blocks:
         block.attn.fused = fused
-    step_model = torch.compile(model, mode=compile_mode) if compile_model else model
+    step_model = model if compile_mode is None else torch.compile(model, mode=compile_mode)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type == "cuda")
     x = torch.randint(0, config.vocab_size, (batch_size, config.block_size), device=device)
     y = torch.randint(0, config.vocab_size, (batch_size, config.block_size), device=device)
@@ -90,46 +77,89 @@ def train_throughput(
         loss.backward()
         opt.step()
 
-    t_compile = time.perf_counter()
-    for _ in range(5):  # warm-up (compilation; a CUDA graph is recorded on a later call)
-        step()
-    sync(device)
-    warmup_s = time.perf_counter() - t_compile
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    seconds = time.perf_counter() - t0
-    tokens_per_s = steps * batch_size * config.block_size / seconds
-    return {
-        "attention": "fused" if fused else "written",
-        "compile": compile_mode if compile_model else False,
-        "bf16": bf16,
-        "tokens_per_s": round(tokens_per_s, 1),
-        "ms_per_step": round(1000 * seconds / steps, 2),
-        "warmup_s": round(warmup_s, 2),
-        "model_flops_per_token": flops_per_token(model),
-    }
+    return step, model
+
+
+def train_throughput(
+    config: GPTConfig,
+    device: torch.device,
+    batch_size: int,
+    steps: int,
+    variants: list[tuple[bool, str | None]],
+    bf16: bool = False,
+    rounds: int = 3,
+) -> list[dict]:
+    """Tokens per second of full training steps (forward, backward, AdamW) after warm-up.
+
+    variants: (fused attention?, torch.compile mode or None for eager). Compile mode
+    "reduce-overhead" also records the compiled step as a CUDA graph, so the GPU no
+    longer waits for Python to launch each of its small kernels. The variants take
+    turns: each runs ``steps`` steps per round and its median round counts, so a burst
+    of other load on the machine slows every variant alike instead of one.
+    """
+    prepared, warmups = [], []
+    for fused, mode in variants:
+        step, model = _training_step(config, device, batch_size, fused, mode, bf16)
+        t0 = time.perf_counter()
+        for _ in range(5):  # warm-up (compilation; a CUDA graph is recorded on a later call)
+            step()
+        sync(device)
+        prepared.append(step)
+        warmups.append(time.perf_counter() - t0)
+    seconds: list[list[float]] = [[] for _ in variants]
+    for _ in range(rounds):
+        for step, times in zip(prepared, seconds, strict=True):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            sync(device)
+            times.append(time.perf_counter() - t0)
+    rows = []
+    for (fused, mode), times, warmup_s in zip(variants, seconds, warmups, strict=True):
+        median = sorted(times)[len(times) // 2]
+        rows.append(
+            {
+                "attention": "fused" if fused else "written",
+                "compile": mode or False,
+                "bf16": bf16,
+                "tokens_per_s": round(steps * batch_size * config.block_size / median, 1),
+                "ms_per_step": round(1000 * median / steps, 2),
+                "warmup_s": round(warmup_s, 2),
+                "model_flops_per_token": flops_per_token(model),
+            }
+        )
+    return rows
 
 
 @torch.no_grad()
-def generation_speed(device: torch.device, new_tokens: int, use_cache: bool) -> dict:
-    """Tokens per second generating ``new_tokens`` after an 8-token prompt (greedy)."""
-    config = reference_config(block_size=1024 + 8)  # room for the longest run: no cropping
+def generation_speed(device: torch.device, lengths: tuple[int, ...], rounds: int = 3) -> list[dict]:
+    """Tokens per second generating n new tokens after an 8-token prompt (greedy, batch 1).
+
+    For each length, with and without the KV cache in turn, ``rounds`` times; the
+    median round counts (as in train_throughput: load on the machine hits both alike).
+    """
+    config = reference_config(block_size=max(lengths) + 8)  # room for the longest: no cropping
     torch.manual_seed(0)
     model = GPT(config).to(device).eval()
     prompt = torch.zeros(1, 8, dtype=torch.long, device=device)
-    model.generate(prompt, 4, temperature=0, use_cache=use_cache)  # warm-up
-    sync(device)
-    t0 = time.perf_counter()
-    model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
-    sync(device)
-    seconds = time.perf_counter() - t0
-    return {
-        "new_tokens": new_tokens,
-        "kv_cache": use_cache,
-        "tokens_per_s": round(new_tokens / seconds, 1),
-    }
+    rows = []
+    for n in lengths:
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        for use_cache in (True, False):
+            model.generate(prompt, 4, temperature=0, use_cache=use_cache)  # warm-up
+        for _ in range(rounds):
+            for use_cache in (True, False):
+                sync(device)
+                t0 = time.perf_counter()
+                model.generate(prompt, n, temperature=0, use_cache=use_cache)
+                sync(device)
+                seconds[use_cache].append(time.perf_counter() - t0)
+        for use_cache in (True, False):
+            median = sorted(seconds[use_cache])[rounds // 2]
+            rows.append(
+                {"new_tokens": n, "kv_cache": use_cache, "tokens_per_s": round(n / median, 1)}
+            )
+    return rows
 
 
 MEMORY_PROBE = """
@@ -203,7 +233,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "runs" / "bench.json"))
     args = p.parse_args(argv)
     device = choose_device(args.device)
-    steps = 3 if args.quick else 10
+    steps = 2 if args.quick else 5  # per round; three rounds
     results: dict = {
         "device": str(device),
         "cpu": platform.processor() or platform.machine(),
@@ -217,16 +247,12 @@ def main(argv=None) -> int:
     peak = matmul_peak(device, torch.float32)
     results["matmul_peak_fp32_tflops"] = round(peak / 1e12, 4)
     config = reference_config(block_size=256)  # the issue's comparison is at context 256
-    variants = [(True, False), (False, False)]
+    variants: list[tuple[bool, str | None]] = [(True, None), (False, None)]
     if not args.skip_compile:
-        variants += [(True, True), (False, True)]
-    rows = []
-    for fused, comp in variants:
-        r = train_throughput(
-            config, device, batch_size=16, steps=steps, fused=fused, compile_model=comp
-        )
+        variants += [(True, "default"), (False, "default")]
+    rows = train_throughput(config, device, batch_size=16, steps=steps, variants=variants)
+    for r in rows:
         r["mfu_percent"] = round(100 * r["tokens_per_s"] * r["model_flops_per_token"] / peak, 2)
-        rows.append(r)
     results["training"] = rows
     eager = {r["attention"]: r["tokens_per_s"] for r in rows if not r["compile"]}
     results["fused_speedup_at_256"] = round(eager["fused"] / eager["written"], 2)
@@ -235,7 +261,7 @@ def main(argv=None) -> int:
 
     # 2. generation with and without the KV cache
     lengths = (128, 512) if args.quick else (128, 512, 1024)
-    gen_rows = [generation_speed(device, n, cache) for n in lengths for cache in (True, False)]
+    gen_rows = generation_speed(device, lengths, rounds=1 if args.quick else 3)
     results["generation"] = gen_rows
     by = {(r["new_tokens"], r["kv_cache"]): r["tokens_per_s"] for r in gen_rows}
     results["kv_cache_speedup_at_512"] = round(by[(512, True)] / by[(512, False)], 2)
@@ -261,21 +287,16 @@ def main(argv=None) -> int:
             block_size=s["block_size"],
             dropout=0.0,
         )
-        gpu_rows = []
-        for comp, mode in ((False, "default"), (True, "default"), (True, "reduce-overhead")):
-            r = train_throughput(
-                big,
-                device,
-                batch_size=s["batch_size"],
-                steps=50,
-                bf16=True,
-                compile_model=comp,
-                compile_mode=mode,
-            )
+        gpu_variants: list[tuple[bool, str | None]] = [(True, None)]
+        if not args.skip_compile:
+            gpu_variants += [(True, "default"), (True, "reduce-overhead")]
+        gpu_rows = train_throughput(
+            big, device, batch_size=s["batch_size"], steps=50, variants=gpu_variants, bf16=True
+        )
+        for r in gpu_rows:
             r["mfu_percent"] = round(
                 100 * r["tokens_per_s"] * r["model_flops_per_token"] / bf16_peak, 2
             )
-            gpu_rows.append(r)
         results["gpu_shakespeare_char"] = gpu_rows
         print(table(gpu_rows, f"nanoGPT shakespeare_char size, bf16, on {results['gpu']}"))
 
