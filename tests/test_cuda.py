@@ -5,6 +5,8 @@ without one, such as CI. On a GPU machine, ``make unit`` runs them with the rest
 """
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -127,9 +129,6 @@ def test_the_reference_checkpoint_samples_on_the_gpu():
     torch.cuda.is_available() and torch.cuda.device_count() > 1, reason="needs exactly one GPU"
 )
 def test_more_processes_than_gpus_is_a_clear_error(tmp_path):
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
         + ["-m", "helpers.train", "--out-dir", str(tmp_path), "--max-steps", "2"]
