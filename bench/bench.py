@@ -102,6 +102,7 @@ def train_throughput(
     prepared, warmups = [], []
     for fused, mode in variants:
         step, model = _training_step(config, device, batch_size, fused, mode, bf16)
+        model_flops = flops_per_token(model)  # (the same config for every variant)
         t0 = time.perf_counter()
         for _ in range(5):  # warm-up (compilation; a CUDA graph is recorded on a later call)
             step()
@@ -127,7 +128,7 @@ def train_throughput(
                 "tokens_per_s": round(steps * batch_size * config.block_size / fastest, 1),
                 "ms_per_step": round(1000 * fastest / steps, 2),
                 "warmup_s": round(warmup_s, 2),
-                "model_flops_per_token": flops_per_token(model),
+                "model_flops_per_token": model_flops,
             }
         )
     return rows

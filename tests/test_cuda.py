@@ -10,46 +10,33 @@ import sys
 
 import pytest
 import torch
+from test_train import cfg as cpu_cfg
+from test_train import get_batch as cpu_get_batch
+from test_train import model as tiny_gpt
 
 from helpers.attention import scaled_dot_product_attention
 from helpers.data import PROJECT_ROOT
-from helpers.gpt import GPT, GPTConfig
 from helpers.sample import load_gpt, sample_text
-from helpers.train import TrainConfig, load_checkpoint, train
+from helpers.train import load_checkpoint, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 CUDA = torch.device("cuda")
-TEXT = torch.tensor([i % 7 for i in range(400)])
 
 
+# the CPU tests' tiny task (a period-7 sequence), with a longer window and a bigger model
 def get_batch(split, batch_size, gen):
-    start = torch.randint(0, len(TEXT) - 17, (batch_size,), generator=gen)
-    x = torch.stack([TEXT[s : s + 16] for s in start])
-    y = torch.stack([TEXT[s + 1 : s + 17] for s in start])
-    return x, y
+    return cpu_get_batch(split, batch_size, gen, window=16)
 
 
 def small_gpt(seed=0, **kw):
-    torch.manual_seed(seed)
-    cfg = dict(vocab_size=7, block_size=16, n_layer=2, n_head=2, n_embd=32)
-    cfg.update(kw)
-    return GPT(GPTConfig(**cfg))
+    return tiny_gpt(seed, **{"block_size": 16, "n_layer": 2, "n_embd": 32, **kw})
 
 
 def train_cfg(**kw):
-    base = dict(
-        max_steps=60,
-        batch_size=16,
-        lr=1e-2,
-        warmup_steps=5,
-        eval_interval=20,
-        eval_iters=2,
-        device="cuda",
-        progress=False,
+    return cpu_cfg(
+        **{"max_steps": 60, "batch_size": 16, "eval_interval": 20, "device": "cuda", **kw}
     )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def test_the_gpu_computes_what_the_cpu_computes():

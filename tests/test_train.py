@@ -23,10 +23,10 @@ from helpers.train import (
 TEXT = torch.tensor([i % 7 for i in range(400)])
 
 
-def get_batch(split, batch_size, gen):
-    start = torch.randint(0, len(TEXT) - 9, (batch_size,), generator=gen)
-    x = torch.stack([TEXT[s : s + 8] for s in start])
-    y = torch.stack([TEXT[s + 1 : s + 9] for s in start])
+def get_batch(split, batch_size, gen, window=8):
+    start = torch.randint(0, len(TEXT) - window - 1, (batch_size,), generator=gen)
+    x = torch.stack([TEXT[s : s + window] for s in start])
+    y = torch.stack([TEXT[s + 1 : s + window + 1] for s in start])
     return x, y
 
 
