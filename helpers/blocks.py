@@ -17,12 +17,19 @@ class FeedForward(nn.Module):
     """Position-wise MLP: the same two layers applied to every token on its own."""
 
     def __init__(
-        self, d_model: int, d_ff: int | None = None, dropout: float = 0.0, bias: bool = True
+        self,
+        d_model: int,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        bias: bool = True,
+        gelu: str = "exact",
     ):
         super().__init__()
+        if gelu not in ("exact", "tanh"):
+            raise ValueError(f"gelu must be 'exact' or 'tanh' (GPT-2's), got {gelu!r}")
         d_ff = 4 * d_model if d_ff is None else d_ff
         self.up = nn.Linear(d_model, d_ff, bias=bias)
-        self.act = nn.GELU()
+        self.act = nn.GELU(approximate="none" if gelu == "exact" else "tanh")
         self.down = nn.Linear(d_ff, d_model, bias=bias)
         self.drop = nn.Dropout(dropout)
 
@@ -44,13 +51,14 @@ class TransformerBlock(nn.Module):
         residual: bool = True,
         norm: bool = True,
         bias: bool = True,
+        gelu: str = "exact",
     ):
         super().__init__()
         self.causal, self.residual = causal, residual
         self.ln1 = nn.LayerNorm(d_model, bias=bias) if norm else nn.Identity()
         self.attn = MultiHeadAttention(d_model, n_head, dropout=dropout, bias=bias)
         self.ln2 = nn.LayerNorm(d_model, bias=bias) if norm else nn.Identity()
-        self.ffn = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
+        self.ffn = FeedForward(d_model, d_ff, dropout=dropout, bias=bias, gelu=gelu)
         self.drop = nn.Dropout(dropout)
 
     def forward(

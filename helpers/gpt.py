@@ -29,6 +29,7 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     position: str = "learned"  # 'learned', 'sinusoidal' or 'none'
+    gelu: str = "exact"  # 'exact' or 'tanh' (the approximation GPT-2 uses)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -45,6 +46,8 @@ class GPTConfig:
             raise ValueError(
                 f"GPTConfig.position must be 'learned', 'sinusoidal' or 'none', got {self.position!r}"
             )
+        if self.gelu not in ("exact", "tanh"):
+            raise ValueError(f"GPTConfig.gelu must be 'exact' or 'tanh', got {self.gelu!r}")
 
     def to_dict(self) -> dict:
         """The config as a plain dict (stored in checkpoints)."""
@@ -70,7 +73,9 @@ class GPT(nn.Module):
         self.pos_emb = positional_module(c.position, c.n_embd, c.block_size)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(c.n_embd, c.n_head, dropout=c.dropout, causal=True, bias=c.bias)
+            TransformerBlock(
+                c.n_embd, c.n_head, dropout=c.dropout, causal=True, bias=c.bias, gelu=c.gelu
+            )
             for _ in range(c.n_layer)
         )
         self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias)
