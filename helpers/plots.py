@@ -1,18 +1,26 @@
 """The course's figures: one heatmap style for every attention picture, one loss-curve style.
 
+Episode 02 introduces ``plot_attention`` (section "Attention by hand") and every later
+episode draws its attention pictures with it, the explorers of ``helpers.explorers``
+included; ``plot_losses`` draws the loss curve of every training run from episode 01 on.
 Every function returns a matplotlib Figure (and draws on ``ax`` when one is given),
-so a notebook shows it and a test can inspect it.
+so a notebook shows it and a test can inspect it. Nothing here imports the training
+code: a loss history is plain data.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+OUTLINE_STYLE = {"fill": False, "edgecolor": "red", "linewidth": 2}  # the cells a figure points at
 
 
 def _as_array(x) -> np.ndarray:
+    """A tensor, list or array as a float NumPy array."""
     if isinstance(x, torch.Tensor):
         return x.detach().float().cpu().numpy()
     return np.asarray(x, dtype=float)
@@ -24,6 +32,13 @@ VISIBLE_SPACE, VISIBLE_NEWLINE = "\u2423", "\u21b5"  # ␣ and ↵: blanks you c
 def token_label(token) -> str:
     """A tick label for a token: a space shows as '␣', a newline as '↵', anything else as itself."""
     return {" ": VISIBLE_SPACE, "\n": VISIBLE_NEWLINE}.get(str(token), str(token))
+
+
+def _heatmap_axes(rows: int, cols: int) -> plt.Axes:
+    """A new figure's axes, sized so that a (rows, cols) heatmap's cells stay readable."""
+    width, height = max(3.5, 0.45 * cols + 2), max(3.0, 0.4 * rows + 1.5)
+    _, ax = plt.subplots(figsize=(min(width, 12), min(height, 10)))
+    return ax
 
 
 def plot_heatmap(
@@ -46,8 +61,7 @@ def plot_heatmap(
     if m.ndim != 2:
         raise ValueError(f"plot_heatmap needs a 2-D matrix, got shape {m.shape}")
     if ax is None:
-        size = (max(3.5, 0.45 * m.shape[1] + 2), max(3.0, 0.4 * m.shape[0] + 1.5))
-        fig, ax = plt.subplots(figsize=(min(size[0], 12), min(size[1], 10)))
+        ax = _heatmap_axes(*m.shape)
     fig = ax.figure
     im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     for labels, setter, n, axis in (
@@ -95,19 +109,26 @@ def plot_attention(
     annotate: bool | None = None,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
+    outline_rows: Iterable[int] = (),
+    outline_cells: Iterable[tuple[int, int]] = (),
 ) -> Figure:
     """Heatmap of attention weights: keys across, queries down, colour = weight in [0, 1].
 
     weights: (T_q, T_k) for one matrix, or (rows, cols, T_q, T_k) for a grid such as
     layers x heads, all on one colour scale. tokens label the keys (and the queries,
-    unless query_tokens differ, as in cross-attention).
+    unless query_tokens differ, as in cross-attention); a space shows as '␣', a newline
+    as '↵' (``token_label``). For one matrix, ``outline_rows`` (query indices) and
+    ``outline_cells`` ((query, key) pairs) are outlined in red on the axes drawn on.
     """
     w = _as_array(weights)
     query_tokens = tokens if query_tokens is None else query_tokens
+    outline_rows, outline_cells = list(outline_rows), list(outline_cells)
     if w.ndim == 2:
         if annotate is None:
             annotate = max(w.shape) <= 8
-        return plot_heatmap(
+        if ax is None:
+            ax = _heatmap_axes(*w.shape)
+        fig = plot_heatmap(
             w,
             tokens,
             query_tokens,
@@ -120,10 +141,14 @@ def plot_attention(
             vmax=1.0,
             annotate=annotate,
         )
+        _outline(ax, w.shape, outline_rows, outline_cells)  # on this ax, not the figure's first
+        return fig
     if w.ndim != 4:
         raise ValueError(
             f"weights must be (T_q, T_k) or (rows, cols, T_q, T_k), got shape {w.shape}"
         )
+    if outline_rows or outline_cells:
+        raise ValueError("outlines mark cells of one (T_q, T_k) matrix, not of a grid of them")
     rows, cols = w.shape[:2]
     row_labels = row_labels or [f"layer {i}" for i in range(rows)]
     col_labels = col_labels or [f"head {j}" for j in range(cols)]
@@ -161,6 +186,23 @@ def plot_attention(
     return fig
 
 
+def _outline(
+    ax: plt.Axes, shape: tuple[int, int], rows: list[int], cells: list[tuple[int, int]]
+) -> None:
+    """Outline whole query rows and single (query, key) cells of a (T_q, T_k) heatmap on ``ax``."""
+    T_q, T_k = shape
+    for row in rows:
+        if not 0 <= row < T_q:
+            raise ValueError(f"outline_rows: query {row} is outside 0..{T_q - 1}")
+        ax.add_patch(Rectangle((-0.5, row - 0.5), T_k, 1, **OUTLINE_STYLE))
+    for query, key in cells:
+        if not (0 <= query < T_q and 0 <= key < T_k):
+            raise ValueError(
+                f"outline_cells: ({query}, {key}) is outside the {T_q} x {T_k} weights"
+            )
+        ax.add_patch(Rectangle((key - 0.5, query - 0.5), 1, 1, **OUTLINE_STYLE))
+
+
 def plot_losses(
     runs,
     title: str = "Loss",
@@ -171,12 +213,12 @@ def plot_losses(
 ) -> Figure:
     """Train (solid) and validation (dashed) loss of one or several runs on one axes.
 
-    runs: a History, or a mapping of run name to History. x: 'step' or 'seconds'.
+    runs: one loss history, or a mapping of run name to history. A history is anything
+    with equally long lists ``step``, ``seconds``, ``train`` and ``val`` (NaN where a loss
+    was not measured), such as ``helpers.train.History``. x: 'step' or 'seconds'.
     baselines: horizontal reference lines, name -> loss (e.g. uniform guessing).
     """
-    from helpers.train import History
-
-    if isinstance(runs, History):
+    if not isinstance(runs, Mapping):
         runs = {"": runs}
     if x not in ("step", "seconds"):
         raise ValueError(f"x must be 'step' or 'seconds', got {x!r}")
