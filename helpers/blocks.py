@@ -1,5 +1,9 @@
 """The transformer block and what it is made of (episode 05).
 
+Episode 05 builds it: the feed-forward network (section 3), the whole block (section
+4), residuals and LayerNorm in a deep stack (section 5), the decoder block,
+cross-attention and the tiny encoder-decoder (section 7).
+
 Pre-LayerNorm: ``x = x + attn(ln1(x)); x = x + ffn(ln2(x))``. Switches turn the
 residual connections and the LayerNorms off, for the experiment that shows why
 deep stacks need them. A decoder block adds cross-attention, whose queries come
@@ -9,7 +13,7 @@ from the decoder and whose keys and values come from the encoder's output.
 import torch
 from torch import nn
 
-from helpers.multihead import KVCache, MultiHeadAttention
+from helpers.multihead import AttentionFn, KVCache, MultiHeadAttention
 from helpers.positional import positional_module
 
 
@@ -39,7 +43,10 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-LN block: self-attention then feed-forward, each with a residual add."""
+    """Pre-LN block: self-attention then feed-forward, each with a residual add.
+
+    fused, attention_fn: the attention path, as in ``MultiHeadAttention``.
+    """
 
     def __init__(
         self,
@@ -52,11 +59,15 @@ class TransformerBlock(nn.Module):
         norm: bool = True,
         bias: bool = True,
         gelu: str = "exact",
+        fused: bool = True,
+        attention_fn: AttentionFn | None = None,
     ):
         super().__init__()
         self.causal, self.residual = causal, residual
         self.ln1 = nn.LayerNorm(d_model, bias=bias) if norm else nn.Identity()
-        self.attn = MultiHeadAttention(d_model, n_head, dropout=dropout, bias=bias)
+        self.attn = MultiHeadAttention(
+            d_model, n_head, dropout=dropout, bias=bias, fused=fused, attention_fn=attention_fn
+        )
         self.ln2 = nn.LayerNorm(d_model, bias=bias) if norm else nn.Identity()
         self.ffn = FeedForward(d_model, d_ff, dropout=dropout, bias=bias, gelu=gelu)
         self.drop = nn.Dropout(dropout)

@@ -1,4 +1,10 @@
-"""Where tensors live: CUDA when there is a GPU, then Apple's MPS, else the CPU."""
+"""Where tensors live: CUDA when there is a GPU, then Apple's MPS, else the CPU.
+
+Every episode's training goes through it (``TrainConfig.device``, episode 01 section 8
+first); the notebooks' tiny models ask for the CPU on purpose. ``DEVICE_CHOICES`` is
+the one list of device names: the ``--device`` flags of ``python -m helpers.train``
+and ``python -m helpers.sample`` offer exactly these.
+"""
 
 import torch
 

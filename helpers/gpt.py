@@ -1,19 +1,21 @@
 """A GPT: token and position embeddings, a stack of causal blocks, a tied LM head (episode 06).
 
-Everything here was built in an earlier episode: attention (02), multi-head
+Episode 06 builds it (section 5, "the model"; generation in section 8, the KV cache in
+section 10). Everything here was built in an earlier episode: attention (02), multi-head
 attention (03), positional encodings (04), the block (05). This module puts them
 together with a validated configuration, a loss, and generation with a KV cache.
 """
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from helpers.blocks import TransformerBlock
-from helpers.multihead import KVCache
+from helpers.multihead import AttentionFn, KVCache
 from helpers.positional import positional_module
 
 
@@ -30,6 +32,10 @@ class GPTConfig:
     bias: bool = True
     position: str = "learned"  # 'learned', 'sinusoidal' or 'none'
     gelu: str = "exact"  # 'exact' or 'tanh' (the approximation GPT-2 uses)
+    attention: str = "fused"  # 'fused' (F.scaled_dot_product_attention) or 'written' out
+
+    # fields that choose how to compute, not what: the same weights fit either value
+    RUNTIME_FIELDS: ClassVar[tuple[str, ...]] = ("attention",)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -46,6 +52,10 @@ class GPTConfig:
             raise ValueError(
                 f"GPTConfig.position must be 'learned', 'sinusoidal' or 'none', got {self.position!r}"
             )
+        if self.attention not in ("fused", "written"):
+            raise ValueError(
+                f"GPTConfig.attention must be 'fused' or 'written', got {self.attention!r}"
+            )
         if self.gelu not in ("exact", "tanh"):
             raise ValueError(f"GPTConfig.gelu must be 'exact' or 'tanh', got {self.gelu!r}")
 
@@ -55,7 +65,10 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
-        """Rebuild a config from ``to_dict``'s output; unknown keys are an error."""
+        """Rebuild a config from ``to_dict``'s output; unknown keys are an error.
+
+        Keys missing from ``d`` (fields added after it was written) take their defaults.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -64,17 +77,34 @@ class GPTConfig:
 
 
 class GPT(nn.Module):
-    """A decoder-only transformer language model."""
+    """A decoder-only transformer language model.
 
-    def __init__(self, config: GPTConfig):
+    attention_fn: run every layer's attention through this function instead of
+    ``helpers.attention.scaled_dot_product_attention`` (needs ``config.attention ==
+    'written'``; see ``helpers.multihead``), e.g. to try a learner's own in a trained model.
+    """
+
+    def __init__(self, config: GPTConfig, attention_fn: AttentionFn | None = None):
         super().__init__()
         self.config = c = config
+        if attention_fn is not None and c.attention != "written":
+            raise ValueError(
+                f"attention_fn is the written-out path; this config's attention is "
+                f"{c.attention!r}: use dataclasses.replace(config, attention='written')"
+            )
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
         self.pos_emb = positional_module(c.position, c.n_embd, c.block_size)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(
-                c.n_embd, c.n_head, dropout=c.dropout, causal=True, bias=c.bias, gelu=c.gelu
+                c.n_embd,
+                c.n_head,
+                dropout=c.dropout,
+                causal=True,
+                bias=c.bias,
+                gelu=c.gelu,
+                fused=c.attention == "fused",
+                attention_fn=attention_fn,
             )
             for _ in range(c.n_layer)
         )

@@ -1,10 +1,21 @@
 """Multi-head attention: one fused Q/K/V projection split into heads by reshape (episode 03).
 
-A layer has one W_Q, W_K, W_V and W_O, each (d_model, d_model); the heads come
-from reshaping the projected (B, T, d_model) into (B, n_head, T, d_model // n_head).
-That is the same as n_head separate small heads whose outputs are concatenated.
+Episode 03 builds it (section 4, "one matrix, cut into heads by a reshape"; masks in
+section 5); episode 06 adds the KV cache (section 10). A layer
+has one W_Q, W_K, W_V and W_O, each (d_model, d_model); the heads come from reshaping
+the projected (B, T, d_model) into (B, n_head, T, d_model // n_head). That is the same
+as n_head separate small heads whose outputs are concatenated.
+
+Two paths compute the attention itself, chosen when the layer is built: ``fused=True``
+calls ``F.scaled_dot_product_attention`` (PyTorch's kernel, which on a GPU never stores
+the T x T weights) whenever the weights are not asked for; otherwise the layer calls
+its ``attention_fn``, by default episode 02's written-out
+``helpers.attention.scaled_dot_product_attention``. Any function with that signature,
+``fn(q, k, v, mask) -> (out, weights)``, can be given instead, e.g. a learner's own,
+to run inside a trained model (``GPT(config, attention_fn=fn)``).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.attention import causal_mask, scaled_dot_product_attention
+
+# q, k, v (B, nh, T, hs), (B, nh, T_k, hs), (B, nh, T_k, hs); mask broadcastable to
+# (B, nh, T, T_k) or None -> out (B, nh, T, hs), weights (B, nh, T, T_k)
+AttentionFn = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
+    tuple[torch.Tensor, torch.Tensor],
+]
 
 
 @dataclass
@@ -35,10 +53,28 @@ class KVCache:
 
 
 class MultiHeadAttention(nn.Module):
-    """Self- or cross-attention with ``n_head`` heads of size ``d_model // n_head``."""
+    """Self- or cross-attention with ``n_head`` heads of size ``d_model // n_head``.
 
-    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True):
+    fused: use ``F.scaled_dot_product_attention`` when the weights are not needed.
+    attention_fn: the written-out path (default: helpers.attention's); giving one
+    requires ``fused=False``, so that it really is the function that runs.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_head: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        fused: bool = True,
+        attention_fn: AttentionFn | None = None,
+    ):
         super().__init__()
+        if attention_fn is not None and fused:
+            raise ValueError(
+                "attention_fn replaces the written-out path, which fused=True skips "
+                "whenever the weights are not needed: pass fused=False with it"
+            )
         if d_model < 1 or n_head < 1:
             raise ValueError(f"d_model and n_head must be positive, got {d_model} and {n_head}")
         if d_model % n_head != 0:
@@ -52,7 +88,8 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out = nn.Linear(d_model, d_model, bias=bias)  # W_O
         self.dropout = dropout
-        self.fused = True  # use F.scaled_dot_product_attention when weights are not needed
+        self.fused = fused
+        self.attention_fn = scaled_dot_product_attention if attention_fn is None else attention_fn
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, C) -> (B, n_head, T, head_size)."""
@@ -117,7 +154,7 @@ class MultiHeadAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
             weights = None
         else:
-            y, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, nh, T, hs)
+            y, weights = self.attention_fn(q, k, v, mask)  # (B, nh, T, hs), (B, nh, T, T_k)
             if p > 0:
                 y = F.dropout(weights, p) @ v
         return self.out(self.merge_heads(y)), weights  # (B, T, C)

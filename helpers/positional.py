@@ -1,35 +1,54 @@
 """Positional encodings: sinusoidal (fixed, from a formula) and learned (episode 04).
 
-Both map integer positions (T,) to vectors (T, d_model) that are added to the
-token embeddings, so attention can tell "dog bites man" from "man bites dog".
+Episode 04 builds them: the sinusoidal encoding by hand (section 2), learned position
+embeddings (section 4). Both map integer positions (T,) to vectors (T, d_model) that
+are added to the token embeddings, so attention can tell "dog bites man" from "man
+bites dog". The formula lives in ``sinusoid`` only; everything else calls it.
 """
+
+import math
 
 import torch
 from torch import nn
 
+SINUSOID_BASE = 10000.0  # the base of "Attention Is All You Need"
 
-def sinusoidal_encoding(
-    T: int, d_model: int, base: float = 10000.0, offset: int = 0
-) -> torch.Tensor:
-    """Return the (T, d_model) sinusoidal encoding of positions offset..offset+T-1.
+
+def sinusoid(positions: torch.Tensor, d_model: int, base: float = SINUSOID_BASE) -> torch.Tensor:
+    """The sinusoidal encoding of ``positions`` (T,): (T, d_model), in positions' dtype.
 
     PE[pos, 2i] = sin(pos / base^(2i/d_model)), PE[pos, 2i+1] = cos(same angle).
     """
-    if T < 0 or d_model < 1 or offset < 0:
-        raise ValueError(f"need T >= 0, d_model >= 1 and offset >= 0, got {T}, {d_model}, {offset}")
-    positions = torch.arange(offset, offset + T, dtype=torch.float64)[:, None]  # (T, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(d/2),)
-    angles = positions / base ** (two_i / d_model)  # (T, ceil(d/2))
-    pe = torch.zeros(T, d_model, dtype=torch.float64)
+    two_i = torch.arange(0, d_model, 2, device=positions.device, dtype=positions.dtype)
+    angles = positions[:, None] / base ** (two_i / d_model)  # (T, ceil(d/2))
+    pe = torch.zeros(len(positions), d_model, device=positions.device, dtype=positions.dtype)
     pe[:, 0::2] = torch.sin(angles)
     pe[:, 1::2] = torch.cos(angles[:, : d_model // 2])
-    return pe.float()
+    return pe
+
+
+def sinusoid_wavelength(dim: int, d_model: int, base: float = SINUSOID_BASE) -> float:
+    """How many positions one period of dimension ``dim`` spans: 2 pi base^(2i/d_model)."""
+    return 2 * math.pi * base ** ((dim - dim % 2) / d_model)  # the pair 2i, 2i+1 share it
+
+
+def sinusoidal_encoding(
+    T: int, d_model: int, base: float = SINUSOID_BASE, offset: int = 0
+) -> torch.Tensor:
+    """Return the (T, d_model) sinusoidal encoding of positions offset..offset+T-1.
+
+    Computed in float64 and rounded to float32, so it prints the same on every CPU.
+    """
+    if T < 0 or d_model < 1 or offset < 0:
+        raise ValueError(f"need T >= 0, d_model >= 1 and offset >= 0, got {T}, {d_model}, {offset}")
+    positions = torch.arange(offset, offset + T, dtype=torch.float64)  # (T,)
+    return sinusoid(positions, d_model, base).float()
 
 
 class SinusoidalPositionalEncoding(nn.Module):
-    """Fixed encodings: nothing to learn, defined for any position."""
+    """Fixed encodings (``sinusoid``): nothing to learn, defined for any position."""
 
-    def __init__(self, d_model: int, base: float = 10000.0):
+    def __init__(self, d_model: int, base: float = SINUSOID_BASE):
         super().__init__()
         self.d_model, self.base = d_model, base
 
@@ -37,13 +56,9 @@ class SinusoidalPositionalEncoding(nn.Module):
         """Map positions (T,) to encodings (T, d_model)."""
         if positions.dim() != 1:
             raise ValueError(f"positions must be 1-D (T,), got {tuple(positions.shape)}")
-        d, base = self.d_model, self.base
-        angle_rates = base ** (-torch.arange(0, d, 2, device=positions.device).float() / d)
-        angles = positions.float()[:, None] * angle_rates[None, :]  # (T, ceil(d/2))
-        pe = torch.zeros(len(positions), d, device=positions.device)
-        pe[:, 0::2] = torch.sin(angles)
-        pe[:, 1::2] = torch.cos(angles[:, : d // 2])
-        return pe
+        # float64 where the device has it (MPS has not): the same numbers as sinusoidal_encoding
+        exact = torch.float32 if positions.device.type == "mps" else torch.float64
+        return sinusoid(positions.to(exact), self.d_model, self.base).float()  # (T, d_model)
 
 
 class LearnedPositionalEmbedding(nn.Module):

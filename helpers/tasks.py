@@ -1,8 +1,13 @@
 """Toy tasks that the episodes train small models on, as ``get_batch`` functions.
 
 Each task returns batches in the form ``helpers.train.train`` expects:
-``get_batch(split, batch_size, generator) -> (inputs..., targets)``.
-Each episode's tasks sit in their own section below.
+``get_batch(split, batch_size, generator) -> (inputs..., targets)``. Each episode's
+tasks sit in their own section below: key-value lookup (episode 02, section 9), two
+relations (episode 03, section 6), causal reversal (episode 04, section 6), reversal
+and BERT's masking (episode 05, section 7).
+
+``IGNORE_INDEX`` marks a target with no answer; it is ``F.cross_entropy``'s default
+``ignore_index``, so every model's loss (``helpers.gpt`` included) skips those positions.
 """
 
 import torch
@@ -324,7 +329,7 @@ def mask_tokens(
 
     idx: token ids (B, T). Returns ``inputs`` (B, T), where the chosen positions hold
     ``mask_id``, and ``targets`` (B, T): the original token at the chosen positions and
-    -100 (cross-entropy's ignore_index) everywhere else, so the loss is taken only where
+    IGNORE_INDEX (-100, cross-entropy's default) everywhere else, so the loss is taken only where
     a token was hidden. At least one position per sequence is chosen. (BERT also leaves
     some chosen tokens unchanged or swaps them for random ones; this keeps only the mask.)
     """
@@ -340,5 +345,5 @@ def mask_tokens(
         pick = torch.randint(0, idx.shape[1], (int(empty.sum()),), generator=generator)
         chosen[empty.nonzero().squeeze(1), pick] = True
     inputs = idx.masked_fill(chosen, mask_id)
-    targets = idx.masked_fill(~chosen, -100)
+    targets = idx.masked_fill(~chosen, IGNORE_INDEX)
     return inputs, targets
