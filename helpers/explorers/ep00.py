@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from helpers.explorers.common import check_index, wrap_summary
 from helpers.plots import plot_attention
@@ -82,9 +81,6 @@ def plot_similarity(view: SimilarityView, ax: plt.Axes | None = None) -> Figure:
         view.tokens,
         title=f"softmax(x @ x.T / {view.temperature:.2f}), row by row",
         ax=ax,
-    )
-    T = len(view.tokens)
-    ax.add_patch(
-        Rectangle((-0.5, view.query - 0.5), T, 1, fill=False, edgecolor="red", linewidth=2)
+        outline_rows=[view.query],
     )
     return fig
