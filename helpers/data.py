@@ -2,7 +2,9 @@
 
 ``load_corpus`` reads synopses from .csv, .json, .jsonl or .txt, so a learner can
 train episode 06's GPT on their own file. Records are split by story order, never
-inside a record: the last 10 % of records are the validation set.
+inside a record: the last 10 % of records are the validation set. Episode 07
+fine-tunes on a second, smaller corpus in another register, ``PROFILES_CORPUS``
+(character profiles, field 'profile'), split the same way.
 """
 
 import csv
@@ -17,8 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 RUNS_DIR = PROJECT_ROOT / "runs"  # git-ignored: everything the notebooks and training write
 DEFAULT_CORPUS = DATA_DIR / "one_piece_synopses.csv"
+PROFILES_CORPUS = DATA_DIR / "one_piece_profiles.csv"  # episode 07's fine-tuning corpus
 SUPPORTED = (".csv", ".json", ".jsonl", ".txt")
-DEFAULT_FIELDS = ("synopsis", "summary")
+DEFAULT_FIELDS = ("synopsis", "summary", "profile")  # tried in this order when none is named
 RECORD_SEPARATOR = "\n\n"  # records are joined with a blank line between them
 
 
@@ -90,10 +93,10 @@ def _field_of(obj: dict, text_field: str | None, path: Path, where: str) -> str:
 def load_corpus(path: str | Path, text_field: str | None = None) -> Corpus:
     """Read the records of a .csv, .json, .jsonl or .txt corpus file.
 
-    .csv: column ``text_field`` (default 'synopsis'); .json: a list of objects;
-    .jsonl: one object per line (field ``text_field``, default 'synopsis' or
-    'summary'); .txt: records separated by blank lines. Empty records are dropped
-    and surrounding whitespace is stripped.
+    .csv: one row per record; .json: a list of objects; .jsonl: one object per
+    line. The text is in column/field ``text_field``, by default the first of
+    'synopsis', 'summary', 'profile' present. .txt: records separated by blank
+    lines. Empty records are dropped and surrounding whitespace is stripped.
     """
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED:
@@ -108,9 +111,14 @@ def load_corpus(path: str | Path, text_field: str | None = None) -> Corpus:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        column = text_field or "synopsis"
-        if reader.fieldnames is None or column not in reader.fieldnames:
-            raise CorpusError(f"{path}: no column {column!r}; the columns are {reader.fieldnames}")
+        columns = reader.fieldnames or []
+        candidates = (text_field,) if text_field else DEFAULT_FIELDS
+        column = next((c for c in candidates if c in columns), None)
+        if column is None:
+            raise CorpusError(
+                f"{path}: no column {' or '.join(map(repr, candidates))}; the columns are "
+                f"{columns}; name the text column with text_field="
+            )
         records = [row[column] or "" for row in reader]
     elif suffix == ".json":
         try:

@@ -7,6 +7,7 @@ import torch
 
 from helpers.data import (
     DEFAULT_CORPUS,
+    PROFILES_CORPUS,
     Batches,
     CharTokenizer,
     CorpusError,
@@ -14,6 +15,9 @@ from helpers.data import (
 )
 
 RECORDS = ["Luffy sets out to sea.", "Zoro joins the crew.", "Nami steals a map.", "Usopp lies."]
+# The synopses' character set as the data card gives it: the reference checkpoints'
+# tokenizer is fitted on it, so a fix to the text must not add or remove a character.
+SYNOPSES_CHARS = "\n !\"',-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def write(tmp_path, name, content):
@@ -33,6 +37,14 @@ def test_csv_default_and_named_column(tmp_path):
     path = write(tmp_path, "c.csv", "id,arc,title,synopsis\n" + rows)
     assert load_corpus(path).records == RECORDS
     assert load_corpus(path, text_field="title").records == ["T0", "T1", "T2", "T3"]
+
+
+def test_csv_without_synopsis_falls_back_to_profile(tmp_path):
+    rows = "".join(f'{i},"Name {i}","{r}"\n' for i, r in enumerate(RECORDS))
+    path = write(tmp_path, "p.csv", "id,name,profile\n" + rows)
+    assert load_corpus(path).records == RECORDS
+    both = write(tmp_path, "b.csv", 'id,profile,synopsis\n1,"the profile","the synopsis"\n')
+    assert load_corpus(both).records == ["the synopsis"]  # 'synopsis' comes first
 
 
 def test_json_with_synopsis_or_summary_or_named_field(tmp_path):
@@ -169,3 +181,58 @@ def test_shipped_corpus_columns_and_ids():
 def test_shipped_corpus_round_trips_through_the_tokenizer(shipped):
     tok = CharTokenizer.fit(shipped.text)
     assert tok.decode(tok.encode(shipped.text)) == shipped.text
+
+
+def test_shipped_corpus_character_set_is_unchanged(shipped):
+    assert "".join(sorted(set(shipped.text))) == SYNOPSES_CHARS
+
+
+# --- episode 07's profiles corpus ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def profiles():
+    if not PROFILES_CORPUS.exists():
+        pytest.fail(f"the profiles corpus {PROFILES_CORPUS} is missing")
+    return load_corpus(PROFILES_CORPUS)
+
+
+def test_profiles_columns_ids_and_names():
+    import csv
+
+    with open(PROFILES_CORPUS, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["id", "name", "profile"]
+    assert [int(r["id"]) for r in rows] == list(range(1, len(rows) + 1))
+    names = [r["name"] for r in rows]
+    assert len(set(names)) == len(names), "each character has one profile"
+    assert rows[0]["name"] == "Monkey D. Luffy"
+
+
+def test_profiles_size_and_record_lengths(profiles):
+    lengths = [len(r) for r in profiles.records]
+    assert 120 <= len(lengths) <= 200, len(lengths)
+    assert 40_000 <= sum(lengths) <= 80_000, sum(lengths)
+    assert 250 <= min(lengths) and max(lengths) <= 500, (min(lengths), max(lengths))
+    assert len(set(profiles.records)) == len(profiles.records)
+
+
+def test_profiles_encode_with_the_synopses_tokenizer(shipped, profiles):
+    tok = CharTokenizer.fit(shipped.text)  # the reference checkpoints' vocabulary
+    assert set(profiles.text) <= set(tok.chars), sorted(set(profiles.text) - set(tok.chars))
+    assert tok.decode(tok.encode(profiles.text)) == profiles.text
+
+
+def test_profiles_are_not_copied_from_the_synopses(shipped, profiles):
+    # a different register: no 80-character run of a profile appears in the synopses
+    synopses = shipped.text
+    for record in profiles.records:
+        for start in range(0, len(record) - 80, 40):
+            assert record[start : start + 80] not in synopses, record[start : start + 80]
+
+
+def test_profiles_split_like_the_synopses(profiles):
+    train, val = profiles.split(0.1)
+    assert (len(train), len(val)) == (166, 18)
+    assert train + val == profiles.records
+    assert val[0].startswith("Kikunojo") and val[-1].startswith("The Five Elders")
