@@ -1,3 +1,6 @@
+"""Shared fixtures: a fixed random start, no figure left open, and the tiny model and task
+that the training, sampling and CUDA tests all use."""
+
 import matplotlib
 
 matplotlib.use("Agg")  # tests draw figures without a screen
@@ -6,6 +9,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from helpers.gpt import GPT, GPTConfig  # noqa: E402
+from helpers.train import TrainConfig  # noqa: E402
+
+PERIOD = 7  # the toy task: the sequence 0 1 2 ... 6 0 1 2 ..., learnable to a loss near 0
+PERIODIC_TEXT = torch.tensor([i % PERIOD for i in range(400)])
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_close_figures():
@@ -13,3 +22,52 @@ def _seed_and_close_figures():
     torch.manual_seed(0)
     yield
     plt.close("all")
+
+
+def _periodic_batch(split, batch_size, gen, window=8):
+    """Windows of the period-7 sequence and the same windows shifted by one: (B, window) each."""
+    start = torch.randint(0, len(PERIODIC_TEXT) - window - 1, (batch_size,), generator=gen)
+    x = torch.stack([PERIODIC_TEXT[s : s + window] for s in start])
+    y = torch.stack([PERIODIC_TEXT[s + 1 : s + window + 1] for s in start])
+    return x, y
+
+
+def _tiny_gpt(seed=0, **kw):
+    """A 1-layer, 2-head, 16-wide GPT over the 7 symbols (keyword arguments override)."""
+    torch.manual_seed(seed)
+    return GPT(
+        GPTConfig(**{**dict(vocab_size=PERIOD, block_size=8, n_layer=1, n_head=2, n_embd=16), **kw})
+    )
+
+
+def _quick_train_config(**kw):
+    """A TrainConfig of 30 steps on the CPU, an estimate every 10, no progress bar."""
+    base = dict(
+        max_steps=30,
+        batch_size=8,
+        lr=1e-2,
+        warmup_steps=5,
+        eval_interval=10,
+        eval_iters=2,
+        device="cpu",
+        progress=False,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture
+def periodic_batch():
+    """``get_batch(split, batch_size, generator, window=8)`` for the period-7 task."""
+    return _periodic_batch
+
+
+@pytest.fixture
+def tiny_gpt():
+    """``tiny_gpt(seed=0, **config)``: a seeded tiny GPT for the period-7 task."""
+    return _tiny_gpt
+
+
+@pytest.fixture
+def quick_config():
+    """``quick_config(**fields)``: a TrainConfig that trains the tiny GPT in a second."""
+    return _quick_train_config

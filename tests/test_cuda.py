@@ -7,15 +7,14 @@ without one, such as CI. On a GPU machine, ``make unit`` runs them with the rest
 import math
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 import torch
-from test_train import cfg as cpu_cfg
-from test_train import get_batch as cpu_get_batch
-from test_train import model as tiny_gpt
 
 from helpers.attention import scaled_dot_product_attention
 from helpers.data import PROJECT_ROOT
+from helpers.positional import SinusoidalPositionalEncoding, sinusoidal_encoding
 from helpers.sample import load_gpt, sample_text
 from helpers.train import load_checkpoint, train
 
@@ -24,22 +23,27 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 CUDA = torch.device("cuda")
 
 
-# the CPU tests' tiny task (a period-7 sequence), with a longer window and a bigger model
-def get_batch(split, batch_size, gen):
-    return cpu_get_batch(split, batch_size, gen, window=16)
+# conftest's tiny task (a period-7 sequence), with a longer window and a bigger model
+@pytest.fixture
+def get_batch(periodic_batch):
+    return partial(periodic_batch, window=16)
 
 
-def small_gpt(seed=0, **kw):
-    return tiny_gpt(seed, **{"block_size": 16, "n_layer": 2, "n_embd": 32, **kw})
+@pytest.fixture
+def small_gpt(tiny_gpt):
+    return lambda seed=0, **kw: tiny_gpt(
+        seed, **{"block_size": 16, "n_layer": 2, "n_embd": 32, **kw}
+    )
 
 
-def train_cfg(**kw):
-    return cpu_cfg(
+@pytest.fixture
+def train_cfg(quick_config):
+    return lambda **kw: quick_config(
         **{"max_steps": 60, "batch_size": 16, "eval_interval": 20, "device": "cuda", **kw}
     )
 
 
-def test_the_gpu_computes_what_the_cpu_computes():
+def test_the_gpu_computes_what_the_cpu_computes(small_gpt):
     model = small_gpt().eval()
     x = torch.randint(0, 7, (4, 16))
     with torch.no_grad():
@@ -57,7 +61,9 @@ def test_written_out_and_fused_attention_agree_on_the_gpu():
     assert torch.all(weights.triu(1) == 0)
 
 
-def test_bf16_training_on_the_gpu_learns_and_keeps_float32_weights(tmp_path):
+def test_bf16_training_on_the_gpu_learns_and_keeps_float32_weights(
+    tmp_path, small_gpt, get_batch, train_cfg
+):
     result = train(small_gpt(), get_batch, train_cfg(checkpoint_path=str(tmp_path / "c.pt")))
     h = result.history
     assert next(result.model.parameters()).device.type == "cuda"
@@ -67,7 +73,9 @@ def test_bf16_training_on_the_gpu_learns_and_keeps_float32_weights(tmp_path):
     assert load_checkpoint(tmp_path / "c.pt")["step"] == 60
 
 
-def test_a_gpu_run_stopped_early_resumes_into_the_same_curve(tmp_path):
+def test_a_gpu_run_stopped_early_resumes_into_the_same_curve(
+    tmp_path, small_gpt, get_batch, train_cfg
+):
     full = train(small_gpt(), get_batch, train_cfg(bf16=False))
     path = str(tmp_path / "c.pt")
     train(small_gpt(), get_batch, train_cfg(bf16=False, checkpoint_path=path, stop_at=30))
@@ -84,7 +92,7 @@ def test_a_gpu_run_stopped_early_resumes_into_the_same_curve(tmp_path):
     )
 
 
-def test_kv_cache_generates_what_recomputation_generates_on_the_gpu():
+def test_kv_cache_generates_what_recomputation_generates_on_the_gpu(small_gpt):
     torch.manual_seed(0)
     model = small_gpt(vocab_size=50, block_size=64).to(CUDA).eval()
     prompt = torch.randint(0, 50, (2, 5), device=CUDA)
@@ -94,7 +102,7 @@ def test_kv_cache_generates_what_recomputation_generates_on_the_gpu():
     assert torch.equal(cached, recomputed)
 
 
-def test_compiled_model_matches_eager_on_the_gpu():
+def test_compiled_model_matches_eager_on_the_gpu(small_gpt):
     model = small_gpt().to(CUDA).eval()
     x = torch.randint(0, 7, (4, 16), device=CUDA)
     with torch.no_grad():
@@ -127,3 +135,17 @@ def test_more_processes_than_gpus_is_a_clear_error(tmp_path):
     )
     assert done.returncode != 0
     assert "process 1 has no GPU of its own" in done.stderr
+
+
+def test_both_attention_paths_of_a_gpt_agree_on_the_gpu(small_gpt):
+    fused = small_gpt().to(CUDA).eval()
+    written = small_gpt(attention="written").to(CUDA).eval()
+    written.load_state_dict(fused.state_dict())
+    x = torch.randint(0, 7, (4, 16), device=CUDA)
+    with torch.no_grad():
+        torch.testing.assert_close(written(x)[0], fused(x)[0], atol=1e-4, rtol=1e-4)
+
+
+def test_the_sinusoidal_module_on_the_gpu_gives_the_formulas_numbers():
+    on_gpu = SinusoidalPositionalEncoding(64)(torch.arange(128, device=CUDA))
+    torch.testing.assert_close(on_gpu.cpu(), sinusoidal_encoding(128, 64), atol=1e-6, rtol=0)

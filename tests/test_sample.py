@@ -1,19 +1,21 @@
-"""helpers.sample: text from a checkpoint, and one-line errors for bad input."""
+"""helpers.sample: a GPT back from its checkpoint, text from it, and the shipped checkpoints."""
 
 import pytest
+import torch
 
+from helpers.attention import scaled_dot_product_attention
 from helpers.data import CharTokenizer
-from helpers.gpt import GPT, GPTConfig
-from helpers.sample import REFERENCE_CHECKPOINT, load_gpt, main, sample_text
+from helpers.sample import REFERENCE_CHECKPOINT, load_gpt, sample_text
 from helpers.train import save_checkpoint
 
 
 @pytest.fixture
-def checkpoint(tmp_path):
+def checkpoint(tmp_path, tiny_gpt):
     tok = CharTokenizer.fit("abcdefgh ")
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16))
     path = tmp_path / "c.pt"
-    save_checkpoint(path, model, extra={"chars": tok.chars})
+    save_checkpoint(
+        path, tiny_gpt(vocab_size=tok.vocab_size, block_size=16), extra={"chars": tok.chars}
+    )
     return path
 
 
@@ -25,46 +27,35 @@ def test_sample_is_reproducible_and_the_cache_changes_nothing(checkpoint):
     assert sample_text(model, tok, "a", 20, seed=3) == sample_text(model, tok, "a", 20, seed=3)
 
 
-def test_cli_prints_text(checkpoint, capsys):
-    assert (
-        main(
-            [
-                "--checkpoint",
-                str(checkpoint),
-                "--prompt",
-                "ab",
-                "--max-new-tokens",
-                "5",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    assert capsys.readouterr().out.startswith("ab")
+def test_an_empty_prompt_is_refused(checkpoint):
+    model, tok, _ = load_gpt(str(checkpoint))
+    with pytest.raises(ValueError, match="prompt must not be empty"):
+        sample_text(model, tok, "")
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--prompt", "xyz"], "character 'x' at position 0 is not in the vocabulary"),
-        (["--prompt", "ab", "--max-new-tokens", "-1"], "--max-new-tokens must be >= 0"),
-        (["--prompt", "ab", "--temperature", "-1"], "temperature must be >= 0"),
-    ],
-)
-def test_cli_bad_input_one_line_exit_2(checkpoint, capsys, argv, message):
-    assert main(["--checkpoint", str(checkpoint), "--device", "cpu", *argv]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
-
-
-def test_missing_checkpoint_and_checkpoint_without_vocabulary(tmp_path, capsys):
-    assert main(["--checkpoint", str(tmp_path / "nope.pt")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+def test_a_checkpoint_without_vocabulary_is_named(tmp_path, tiny_gpt):
     path = tmp_path / "novocab.pt"
-    save_checkpoint(path, GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8)))
+    save_checkpoint(path, tiny_gpt())
     with pytest.raises(ValueError, match="no vocabulary"):
         load_gpt(str(path))
+
+
+def test_a_given_attention_function_runs_inside_the_trained_model(checkpoint):
+    calls = []
+
+    def my_attention(q, k, v, mask):
+        calls.append(tuple(q.shape))
+        return scaled_dot_product_attention(q, k, v, mask)
+
+    model, tok, _ = load_gpt(str(checkpoint))
+    mine, _, _ = load_gpt(str(checkpoint), attention_fn=my_attention)
+    assert mine.config.attention == "written"
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), mine.parameters(), strict=True)
+    )
+    a = sample_text(model, tok, "abc", 10, temperature=0)
+    assert sample_text(mine, tok, "abc", 10, temperature=0) == a
+    assert len(calls) == 10, "one call per generated character (one layer)"
 
 
 # --- the shipped reference checkpoints (data/checkpoints, made by make checkpoints) -------

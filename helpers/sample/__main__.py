@@ -1,0 +1,5 @@
+"""``python -m helpers.sample``: see ``helpers.sample.cli``."""
+
+from helpers.sample.cli import main
+
+raise SystemExit(main())

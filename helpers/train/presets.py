@@ -1,0 +1,52 @@
+"""Named settings for ``python -m helpers.train --preset NAME`` (and for bench/bench.py).
+
+Each preset sets GPTConfig and TrainConfig fields (plus ``snapshot_steps``); flags
+given on the command line override them. "reference" is the run behind episode 06's
+shipped checkpoints (section 7, "training longer"; ``make checkpoints``).
+"""
+
+PRESETS: dict[str, dict] = {
+    # a couple of minutes on a laptop CPU
+    "cpu-small": dict(
+        n_layer=2,
+        n_head=2,
+        n_embd=64,
+        block_size=64,
+        batch_size=32,
+        max_steps=500,
+        lr=3e-3,
+        warmup_steps=50,
+        eval_interval=50,
+    ),
+    # episode 06's reference run (make checkpoints): about 20 minutes on 2 CPU cores
+    "reference": dict(
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        block_size=128,
+        dropout=0.1,
+        batch_size=32,
+        max_steps=2500,
+        lr=2e-3,
+        min_lr=2e-4,
+        warmup_steps=100,
+        eval_interval=100,
+        eval_iters=10,
+        snapshot_steps=(200, 1000),
+    ),
+    # nanoGPT's shakespeare_char size, for a GPU
+    "shakespeare-char": dict(
+        n_layer=6,
+        n_head=6,
+        n_embd=384,
+        block_size=256,
+        batch_size=64,
+        dropout=0.2,
+        max_steps=5000,
+        lr=1e-3,
+        min_lr=1e-4,
+        warmup_steps=100,
+        eval_interval=250,
+        eval_iters=50,
+    ),
+}
