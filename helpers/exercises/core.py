@@ -51,14 +51,15 @@ The pieces
 ----------
 
 - ``Case(name, build, seed=0)``: ``build()`` returns the inputs, an ``Args(*args,
-  **kwargs)`` (or a plain tuple of positional arguments). It runs with every global random
-  generator seeded by ``helpers.set_seed(seed)``, and again before each function is
-  called, so every function (reference, mistakes, the learner's) gets fresh, identical
-  inputs (in-place changes cannot leak) and the same random state (sampling with
-  ``torch.multinomial`` is comparable). The caller's random state is restored afterwards:
-  a check does not change what later cells draw. ``name`` is said in verdicts, so make
-  it tell the learner what is special: "batch of 2, T_q=3 != T_k=6, padding mask".
-  Inputs can be anything: tensors, a module, a ``state_dict``, an optimizer.
+  **kwargs)`` (or a plain tuple of positional arguments). It runs with Python's, NumPy's
+  and torch's CPU generators seeded with ``seed`` (plus HELPERS_SEED_OFFSET, as
+  ``helpers.set_seed`` does), and again before each function is called, so every
+  function (reference, mistakes, the learner's) gets fresh, identical inputs (in-place
+  changes cannot leak) and the same random state (sampling with ``torch.multinomial``
+  on the CPU is comparable). The caller's random state is restored afterwards: a check
+  does not change what later cells draw. ``name`` is said in verdicts, so make it tell
+  the learner what is special: "batch of 2, T_q=3 != T_k=6, padding mask". Inputs can
+  be anything: tensors, a module, a ``state_dict``, an optimizer.
 - ``Mistake(name, hint, fn)``: ``fn`` has the learner's signature and makes the mistake.
   It is matched by its *outcome* on every case: equal output (by the exercise's
   comparison, NaNs equal), or the same exception type where it raises. A mistake that
@@ -94,7 +95,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from helpers.seed import set_seed
+from helpers.seed import seed_offset
 
 # Statuses a Result can have, in the order a verdict looks for them.
 PASSED = "passed"
@@ -125,7 +126,7 @@ class Args:
 
 @dataclass(frozen=True)
 class Case:
-    """One seeded input: ``build()`` returns ``Args`` (or a tuple), under ``set_seed(seed)``."""
+    """One seeded input: ``build()`` returns ``Args`` (or a tuple of positional arguments)."""
 
     name: str
     build: Callable[[], Args | tuple]
@@ -327,16 +328,25 @@ class Result:
 
 @contextlib.contextmanager
 def _seeded(seed: int) -> Iterator[None]:
-    """Run the block with every global generator seeded, then restore the caller's state."""
+    """Run the block with Python's, NumPy's and torch's CPU generators seeded, then restore them.
+
+    The seed is ``seed`` plus HELPERS_SEED_OFFSET, as with ``helpers.set_seed``. Only the
+    CPU generator is touched: seeding CUDA's (as ``set_seed`` does) records a stack trace
+    per call while CUDA is not started, which made a check take seconds; the cases run
+    on the CPU.
+    """
+    used = seed + seed_offset()
     py_state, np_state = random.getstate(), np.random.get_state()
-    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=cuda):
-        set_seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
+    torch_state = torch.get_rng_state()
+    random.seed(used)
+    np.random.seed(used)
+    torch.default_generator.manual_seed(used)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
 
 
 @dataclass(frozen=True)
@@ -391,6 +401,16 @@ def _outcomes_of(exercise: Exercise, fn: Callable[..., Any]) -> list[_Outcome]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return [_call(exercise, fn, case) for case in exercise.cases]
+
+
+def _matches(exercise: Exercise, fn: Callable[..., Any], outcomes: list[_Outcome]) -> bool:
+    """Whether ``fn`` has the same outcome as ``outcomes`` on every case (stops at the first not)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return all(
+            _same_outcome(exercise, _call(exercise, fn, case), outcome)
+            for case, outcome in zip(exercise.cases, outcomes, strict=True)
+        )
 
 
 def _short(error: BaseException) -> str:
@@ -465,8 +485,7 @@ def _judge(exercise: Exercise, fn: Callable[..., Any], raise_errors: bool) -> Re
 
     first = exercise.cases[wrong[0]]
     for mistake, fn in ((m, fn) for m in exercise.mistakes for fn in (m.fn, *m.also)):
-        theirs = _outcomes_of(exercise, fn)
-        if all(_same_outcome(exercise, m, o) for m, o in zip(theirs, outcomes, strict=True)):
+        if _matches(exercise, fn, outcomes):
             return Result(
                 name,
                 False,
