@@ -78,6 +78,20 @@ class Expect:
 NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?"
 
 EXPECTATIONS: dict[str, list[Expect]] = {
+    "00_pytorch_primer": [
+        Expect(
+            control="temperature",
+            key="End",
+            pattern=r"temperature (?P<temperature>[0-9.]+): '(?P<word>[^']+)' puts .* the row's "
+            r"entropy is (?P<entropy>[0-9.]+) nats",
+            holds=lambda b, a: (
+                a["temperature"] > b["temperature"]
+                and a["word"] == b["word"]
+                and a["entropy"] > b["entropy"]
+            ),
+            says="a higher temperature flattens the picked word's row: its entropy grows",
+        ),
+    ],
     "01_rnn_vs_transformer": [
         Expect(
             control="length T",

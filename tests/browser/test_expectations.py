@@ -1,32 +1,37 @@
 """The browser test's expectations, checked without a browser (part of `make unit`).
 
-Each expectation reads the summary that helpers.widgets prints; here the same helpers
-make the summaries before and after the change the browser test makes, so a change of
-wording or behaviour shows up in seconds, and each check is shown to fail on the
-opposite change.
+Each expectation reads the summary that an explorer view of ``helpers.explorers`` prints.
+Here the same explorers make the summaries before and after the change the browser test
+makes, so a change of wording or behaviour shows up in seconds; and every expectation is
+shown to hold for the change the notebook describes and to fail on the opposite change
+(``CASES`` has one entry per expectation, and a test checks that none is missing).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import cache
 
 import pytest
 import torch
 from expectations import EXPECTATIONS, Expect
 from lab_harness import REPO, stored_widget_cells
 
+from helpers.explorers.ep00 import similarity_view
+from helpers.explorers.ep01 import gpt_attention_view, influence_view
+from helpers.explorers.ep02 import query_attention
+from helpers.explorers.ep03 import head_view
+from helpers.explorers.ep04 import ReversalView, position_view
+from helpers.explorers.ep05 import stack_view, trace_stack
+from helpers.explorers.ep06 import gpt_head_view, next_char_view
+from helpers.gpt import GPT, GPTConfig
+from helpers.multihead import MultiHeadAttention
 from helpers.sample import REFERENCE_CHECKPOINT, load_gpt
-from helpers.widgets import (
-    gpt_head_view,
-    influence_view,
-    next_char_summary,
-    next_char_view,
-    position_view,
-    query_attention,
-    query_attention_summary,
-)
 
 COURSE_NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+Pair = tuple[str, str]  # the summaries before and after one change of a control
 
 
 def verdict(expect: Expect, before: str, after: str) -> bool:
@@ -56,57 +61,141 @@ def test_read_turns_numbers_into_floats_and_ignores_line_breaks():
     assert expect.read("no numbers here") is None
 
 
-def test_lstm_influence_shrinks_with_length():
-    expect = EXPECTATIONS["01_rnn_vs_transformer"][0]
-    short, long = influence_view("LSTM", 64)[1], influence_view("LSTM", 68)[1]
-    assert verdict(expect, short, long)
-    assert not verdict(expect, long, short)
+# --- one case per expectation: (the change the notebook describes, opposite changes) ---
 
 
-def test_temperature_flattens_the_hand_made_attention():
-    expect = EXPECTATIONS["02_attention_by_hand"][0]
+def similarity_temperature() -> tuple[Pair, list[Pair]]:
+    x = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))  # (T, C) word embeddings
+    words = ["the", "a", "cat", "dog", "sat", "ran"]
+    cold, hot = (similarity_view(x, words, t, query=2).summary() for t in (1.0, 10.0))
+    return (cold, hot), [(hot, cold)]
+
+
+def lstm_length() -> tuple[Pair, list[Pair]]:
+    short, long = (influence_view("LSTM", T).summary() for T in (64, 68))
+    attention = influence_view("attention", 68).summary()  # another model, whose ratio grows
+    return (short, long), [(long, short), (short, attention)]
+
+
+def gpt_query() -> tuple[Pair, list[Pair]]:
+    config = GPTConfig(vocab_size=5, block_size=8, n_layer=2, n_head=2, n_embd=8)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        maps = GPT(config).eval().attention_maps(torch.tensor([[0, 1, 2, 3, 4, 0]]))
+    tokens = list("abcdea")
+    at = [gpt_attention_view(maps, tokens, 1, 0, q).summary() for q in (3, 4)]
+    looks_ahead = torch.zeros(1, 1, 6, 6)
+    looks_ahead[..., -1] = 1.0  # every query on the last key: what a causal mask forbids
+    ahead = [gpt_attention_view(looks_ahead, tokens, 0, 0, q).summary() for q in (3, 4)]
+    return (at[0], at[1]), [(at[1], at[0]), (ahead[0], ahead[1])]
+
+
+def temperature_by_hand() -> tuple[Pair, list[Pair]]:
     g = torch.Generator().manual_seed(0)
     q, keys = torch.randn(4, generator=g), torch.randn(4, 4, generator=g)  # (d_k,), (T, d_k)
     tokens = ["the", "cat", "sat", "down"]
-    cold = query_attention_summary(query_attention(q, keys, 1.0), tokens, "cat")
-    hot = query_attention_summary(query_attention(q, keys, 10.0), tokens, "cat")
-    assert verdict(expect, cold, hot)
-    assert not verdict(expect, hot, cold)
+    cold, hot = (query_attention(q, keys, tokens, "cat", t).summary() for t in (1.0, 10.0))
+    return (cold, hot), [(hot, cold)]
 
 
-def test_similarity_depends_on_distance_not_position():
-    expect = EXPECTATIONS["04_positional_encoding"][0]
-    here, next_one = position_view(20, 6, 64).summary(), position_view(21, 6, 64).summary()
-    assert verdict(expect, here, next_one)
+def mask_off() -> tuple[Pair, list[Pair]]:
+    torch.manual_seed(0)
+    attn, x = MultiHeadAttention(8, 2).eval(), torch.randn(6, 8)
+    masked, free = (
+        head_view(attn, x, list("abcdef"), 4, 1, kind, query=2).summary()
+        for kind in ("padding + causal", "none")
+    )
+    return (masked, free), [(free, masked)]
+
+
+def position_step() -> tuple[Pair, list[Pair]]:
+    here, next_one = (position_view(p, 6, 64).summary() for p in (20, 21))
     narrower = position_view(21, 6, 32).summary()  # another width: other similarities
-    assert not verdict(expect, here, narrower)
+    return (here, next_one), [(here, narrower)]
 
 
-@pytest.fixture(scope="module")
-def reference():
+def reversal_string() -> tuple[Pair, list[Pair]]:
+    def summary(letters: str, predicted: str) -> str:
+        tokens = list(letters + predicted)
+        view = ReversalView(tokens, torch.eye(len(tokens)), letters, predicted, 0.9, 0, 0)
+        return view.summary()
+
+    first, second = summary("fcacec", "cecacf"), summary("abdeff", "ffedba")
+    misread = summary("abdeff", "ffedab")  # the next string, no longer reversed exactly
+    return (first, second), [(first, misread), (first, first)]
+
+
+def stream_layer() -> tuple[Pair, list[Pair]]:
+    class Scale(torch.nn.Module):
+        def __init__(self, factor: float):
+            super().__init__()
+            self.factor = factor
+
+        def forward(self, x, need_weights=False):
+            T = x.shape[1]
+            return self.factor * x, torch.full((1, 2, T, T), 1.0 / T)
+
+    x, tokens = torch.ones(1, 4, 4), list("abcd")
+    traces = {
+        "residual": trace_stack([Scale(1.5), Scale(1.5), Scale(1.5)], x),  # adds to the stream
+        "neither": trace_stack([Scale(0.5), Scale(0.5), Scale(0.5)], x),  # shrinks it
+    }
+    grow, shrink = (
+        [stack_view(traces, name, layer, 0, tokens).summary() for layer in (0, 1)]
+        for name in traces
+    )
+    return (grow[0], grow[1]), [(grow[1], grow[0]), (shrink[0], shrink[1])]
+
+
+@cache
+def reference() -> tuple:
     model, tokenizer, _ = load_gpt(str(REFERENCE_CHECKPOINT))
     return model, tokenizer
 
 
-def test_temperature_raises_the_entropy_of_the_next_character(reference):
-    expect = EXPECTATIONS["06_gpt_one_piece"][0]
-    model, tokenizer = reference
-
-    def summary(temperature):
-        view = next_char_view(model, tokenizer, "Zoro drew his ", temperature, 5, n_new=10)
-        return next_char_summary(view)
-
-    assert verdict(expect, summary(0.8), summary(2.0))
-    assert not verdict(expect, summary(2.0), summary(0.8))
+def reference_temperature() -> tuple[Pair, list[Pair]]:
+    model, tokenizer = reference()
+    cold, hot = (
+        next_char_view(model, tokenizer, "Zoro drew his ", t, 5, n_new=10).summary()
+        for t in (0.8, 2.0)
+    )
+    return (cold, hot), [(hot, cold)]
 
 
-def test_layer_1_head_0_looks_back_further_than_layer_0_head_0(reference):
-    expect = EXPECTATIONS["06_gpt_one_piece"][1]
-    model, tokenizer = reference
+def reference_heads() -> tuple[Pair, list[Pair]]:
+    model, tokenizer = reference()
     sentence = "Luffy answered with a wide grin."
     with torch.no_grad():
         maps = model.attention_maps(torch.tensor([tokenizer.encode(sentence)]))[0]
-    tokens = list(sentence)
-    first, word_start = (gpt_head_view(maps, tokens, layer, 0)[1] for layer in (0, 1))
-    assert verdict(expect, first, word_start)
-    assert not verdict(expect, word_start, first)
+    near, word_start = (gpt_head_view(maps, list(sentence), layer, 0).summary() for layer in (0, 1))
+    return (near, word_start), [(word_start, near)]
+
+
+CASES: dict[tuple[str, int], Callable[[], tuple[Pair, list[Pair]]]] = {
+    ("00_pytorch_primer", 0): similarity_temperature,
+    ("01_rnn_vs_transformer", 0): lstm_length,
+    ("01_rnn_vs_transformer", 1): gpt_query,
+    ("02_attention_by_hand", 0): temperature_by_hand,
+    ("03_multi_head_attention", 0): mask_off,
+    ("04_positional_encoding", 0): position_step,
+    ("04_positional_encoding", 1): reversal_string,
+    ("05_transformer_block", 0): stream_layer,
+    ("06_gpt_one_piece", 0): reference_temperature,
+    ("06_gpt_one_piece", 1): reference_heads,
+}
+
+
+def test_every_expectation_has_a_case():
+    listed = {(nb, i) for nb, expects in EXPECTATIONS.items() for i in range(len(expects))}
+    assert set(CASES) == listed
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=[f"{nb}[{i}]" for nb, i in CASES])
+def test_expectation_holds_as_the_notebook_says_and_fails_on_the_opposite(key):
+    notebook, index = key
+    expect = EXPECTATIONS[notebook][index]
+    (before, after), opposites = CASES[key]()
+    assert verdict(expect, before, after), expect.problem(before, after)
+    assert opposites, "each expectation needs at least one opposite change"
+    for wrong_before, wrong_after in opposites:
+        assert not verdict(expect, wrong_before, wrong_after), (wrong_before, wrong_after)
