@@ -12,7 +12,7 @@ that teaches it:
 - ``data``        the corpus loader, ``CharTokenizer``, batches (episode 06)
 - ``train``       the training loop, checkpoints, the ``python -m helpers.train`` CLI
 - ``plots``       ``plot_attention``, ``plot_losses``, ``plot_heatmap``
-- ``widgets``     the pure functions behind the notebooks' ipywidgets explorers
+- ``explorers``   the views behind the notebooks' ipywidgets explorers, one module per episode
 - ``seed``        ``set_seed``; ``device`` picks cuda > mps > cpu
 """
 
