@@ -240,6 +240,21 @@ def test_observe_compares_what_a_training_step_changed():
     assert run(step_without_update, exercise).mistake == "no update"
 
 
+def test_dicts_such_as_a_state_dict_compare_key_by_key():
+    def build():
+        return Args(torch.nn.Linear(2, 3))
+
+    def halve(model):
+        return {name: p.detach() / 2 for name, p in model.state_dict().items()}
+
+    exercise = Exercise("halve", halve, (Case("a linear layer", build, seed=5),), ())
+    assert run(halve, exercise).passed
+    wrong = run(lambda m: {**halve(m), "bias": m.bias.detach()}, exercise)
+    assert wrong.status == WRONG_VALUES and "item ['bias']" in wrong.message
+    missing = run(lambda m: {"weight": m.weight.detach() / 2}, exercise)
+    assert missing.status == WRONG_TYPE and "missing ['bias']" in missing.message
+
+
 def test_a_custom_comparison_and_its_description():
     def same_sign(expected, received):
         ok = torch.equal(torch.sign(expected), torch.sign(received))

@@ -70,7 +70,7 @@ The pieces
 - ``Exercise(name, reference, cases, mistakes, compare=Close(), observe=None)``:
   ``compare(expected, received)`` returns ``None`` when they agree, else a short problem
   ("expected shape (2, 3), got (3, 2)"). ``Close(atol, rtol)`` (the default) handles
-  tensors, numbers and (nested) tuples and lists of them, so functions that return
+  tensors, numbers and (nested) tuples, lists and dicts (a ``state_dict``) of them, so functions that return
   several tensors or a scalar need nothing more; ``Exact()`` is for booleans and
   integers. Pass your own callable for anything else (give it a ``description``
   attribute, such as "to within 1e-3", for the verdict to state the tolerance).
@@ -88,7 +88,7 @@ import difflib
 import math
 import random
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,7 +167,7 @@ def _as_float(x: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Close:
-    """Compare tensors, numbers, and tuples or lists of them, to within atol + rtol * |expected|.
+    """Compare tensors, numbers, and tuples, lists or dicts of them, within atol + rtol * |expected|.
 
     Floating-point tensors of any precision compare as float64; boolean and integer
     tensors must have the reference's dtype and equal entries. NaN equals NaN.
@@ -200,6 +200,18 @@ class Close:
                 )
             for i, (e, r) in enumerate(zip(expected, received, strict=True)):
                 problem = self._compare(e, r, f"{where}[{i}]")
+                if problem:
+                    return problem
+            return None
+        if isinstance(expected, Mapping):
+            if not isinstance(received, Mapping):
+                return f"expected a dict{at}, got {_describe_value(received)}"
+            if list(received) != list(expected):
+                missing = [key for key in expected if key not in received]
+                extra = [key for key in received if key not in expected]
+                return f"expected the keys {list(expected)}{at}; missing {missing}, extra {extra}"
+            for key, e in expected.items():
+                problem = self._compare(e, received[key], f"{where}[{key!r}]")
                 if problem:
                     return problem
             return None
@@ -484,8 +496,8 @@ def _judge(exercise: Exercise, fn: Callable[..., Any], raise_errors: bool) -> Re
         )
 
     first = exercise.cases[wrong[0]]
-    for mistake, fn in ((m, fn) for m in exercise.mistakes for fn in (m.fn, *m.also)):
-        if _matches(exercise, fn, outcomes):
+    for mistake, written in ((m, w) for m in exercise.mistakes for w in (m.fn, *m.also)):
+        if _matches(exercise, written, outcomes):
             return Result(
                 name,
                 False,
@@ -518,7 +530,7 @@ def _status_of(problem: str) -> str:
     """Which kind of failure a comparison's problem describes."""
     if "expected shape" in problem:
         return WRONG_SHAPE
-    if problem.startswith(("expected a ", "expected dtype", "expected ")) and "got" in problem:
+    if problem.startswith("expected "):  # a type, dtype, length or keys
         return WRONG_TYPE
     return WRONG_VALUES
 
