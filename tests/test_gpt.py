@@ -1,10 +1,12 @@
 """helpers.gpt: the config, the model, the loss, generation and its KV cache."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
+from helpers.attention import scaled_dot_product_attention
 from helpers.gpt import GPT, GPTConfig, next_token_probs
 
 
@@ -22,6 +24,7 @@ def tiny(**kw):
         (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
         (dict(vocab_size=-3), "vocab_size"),
         (dict(position="rope"), "position"),
+        (dict(attention="flash"), "attention must be 'fused' or 'written'"),
     ],
 )
 def test_config_validation(kw, message):
@@ -30,10 +33,36 @@ def test_config_validation(kw, message):
 
 
 def test_config_round_trip():
-    cfg = GPTConfig(n_layer=3)
+    cfg = GPTConfig(n_layer=3, attention="written")
     assert GPTConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown"):
         GPTConfig.from_dict({**cfg.to_dict(), "n_layers": 3})
+    older = {k: v for k, v in cfg.to_dict().items() if k != "attention"}
+    assert GPTConfig.from_dict(older).attention == "fused", "a missing field takes its default"
+
+
+def test_the_attention_path_is_chosen_by_the_config():
+    fused, written = tiny(), tiny(attention="written")
+    assert all(b.attn.fused for b in fused.blocks)
+    assert not any(b.attn.fused for b in written.blocks)
+    written.load_state_dict(fused.state_dict())
+    x = torch.randint(0, 30, (2, 10))
+    assert torch.allclose(fused(x)[0], written(x)[0], atol=1e-5)
+
+
+def test_a_given_attention_function_runs_in_every_layer():
+    calls = []
+
+    def counting(q, k, v, mask):
+        calls.append(tuple(q.shape))
+        return scaled_dot_product_attention(q, k, v, mask)
+
+    config = GPTConfig(vocab_size=30, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    with pytest.raises(ValueError, match="attention='written'"):
+        GPT(config, attention_fn=counting)
+    written = dataclasses.replace(config, attention="written")
+    GPT(written, attention_fn=counting)(torch.zeros(1, 5, dtype=torch.long))
+    assert calls == [(1, 2, 5, 16)] * 2, "once per layer, with (B, n_head, T, head_size) queries"
 
 
 def test_loss_at_init_is_about_ln_vocab():

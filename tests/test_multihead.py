@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.attention import causal_mask, padding_mask
+from helpers.attention import causal_mask, padding_mask, scaled_dot_product_attention
 from helpers.multihead import KVCache, MultiHeadAttention
 
 
-def pair(d=8, h=2):
-    mine = MultiHeadAttention(d, h)
+def pair(d=8, h=2, **kw):
+    mine = MultiHeadAttention(d, h, **kw)
     ref = nn.MultiheadAttention(d, h, batch_first=True)
     with torch.no_grad():
         ref.in_proj_weight.copy_(mine.qkv.weight)
@@ -21,8 +21,7 @@ def pair(d=8, h=2):
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_self_attention_equals_torch_multihead(fused):
-    mine, ref = pair()
-    mine.fused = fused
+    mine, ref = pair(fused=fused)
     x = torch.randn(2, 5, 8)
     out, _ = mine(x)
     expected, _ = ref(x, x, x)
@@ -93,3 +92,33 @@ def test_bad_sizes_are_named():
         MultiHeadAttention(8, 2)(torch.randn(2, 5, 6))
     with pytest.raises(ValueError, match="memory"):
         MultiHeadAttention(8, 2)(torch.randn(2, 5, 8), memory=torch.randn(3, 5, 8))
+
+
+def test_the_written_out_path_calls_the_attention_function_it_was_given():
+    calls = []
+
+    def doubled_values(q, k, v, mask):
+        calls.append(mask is not None)
+        return scaled_dot_product_attention(q, k, 2 * v, mask)
+
+    torch.manual_seed(0)
+    plain = MultiHeadAttention(8, 2, fused=False, bias=False)
+    torch.manual_seed(0)
+    mine = MultiHeadAttention(8, 2, fused=False, bias=False, attention_fn=doubled_values)
+    x = torch.randn(2, 5, 8)
+    out, _ = mine(x, causal=True)
+    assert calls == [True], "called once, with the causal mask"
+    assert torch.allclose(out, 2 * plain(x, causal=True)[0], atol=1e-6)  # W_O is linear
+
+
+def test_fused_and_written_out_paths_give_the_same_output():
+    fused, _ = pair(fused=True)
+    written = MultiHeadAttention(8, 2, fused=False).eval()
+    written.load_state_dict(fused.state_dict())
+    x = torch.randn(2, 5, 8)
+    assert torch.allclose(fused(x, causal=True)[0], written(x, causal=True)[0], atol=1e-6)
+
+
+def test_an_attention_function_needs_the_written_out_path():
+    with pytest.raises(ValueError, match="pass fused=False"):
+        MultiHeadAttention(8, 2, attention_fn=scaled_dot_product_attention)

@@ -9,6 +9,8 @@ from helpers.positional import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
     positional_module,
+    sinusoid,
+    sinusoid_wavelength,
     sinusoidal_encoding,
 )
 
@@ -33,9 +35,21 @@ def test_odd_width_and_offset():
     assert torch.allclose(sinusoidal_encoding(2, 6, offset=3), sinusoidal_encoding(5, 6)[3:])
 
 
-def test_module_equals_function():
+def test_module_equals_function_exactly():
     module = SinusoidalPositionalEncoding(8)
-    assert torch.allclose(module(torch.arange(10)), sinusoidal_encoding(10, 8), atol=1e-5)
+    assert torch.equal(module(torch.arange(10)), sinusoidal_encoding(10, 8))
+    assert torch.equal(module(torch.tensor([7, 2])), sinusoidal_encoding(10, 8)[[7, 2]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, 4, 5])
+def test_a_dimension_repeats_after_its_wavelength(dim):
+    d_model = 8
+    wavelength = sinusoid_wavelength(dim, d_model)
+    assert wavelength == pytest.approx(2 * math.pi * 10000 ** ((dim - dim % 2) / d_model))
+    positions = torch.tensor([3.0, 3.0 + wavelength], dtype=torch.float64)
+    pe = sinusoid(positions, d_model)  # (2, d_model)
+    assert pe[0, dim].item() == pytest.approx(pe[1, dim].item(), abs=1e-9)
+    assert pe[0, dim].item() != pytest.approx(0.0, abs=1e-3), "not a trivial zero crossing"
 
 
 def test_learned_embedding_refuses_positions_it_never_learned():

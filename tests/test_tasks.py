@@ -231,7 +231,7 @@ def test_mask_tokens_hides_tokens_and_asks_only_for_them():
     hidden = inputs == 10
     assert hidden.any(dim=1).all(), "every sequence has at least one mask"
     assert torch.equal(targets[hidden], idx[hidden]), "targets are the hidden tokens"
-    assert (targets[~hidden] == -100).all(), "no loss where nothing was hidden"
+    assert (targets[~hidden] == IGNORE_INDEX).all(), "no loss where nothing was hidden"
     assert torch.equal(inputs[~hidden], idx[~hidden]), "other tokens are left alone"
     all_masked, _ = mask_tokens(idx, mask_id=10, p=1.0)
     assert (all_masked == 10).all()
