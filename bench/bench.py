@@ -13,13 +13,14 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from helpers.device import choose_device
+from helpers.device import DEVICE_CHOICES, choose_device
 from helpers.gpt import GPT, GPTConfig
-from helpers.train import PRESETS
+from helpers.train.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,9 +63,7 @@ def matmul_peak(
 def _training_step(config, device, batch_size, fused, compile_mode, bf16):
     """A model, its optimiser and a fixed batch; returns (one training step, the model)."""
     torch.manual_seed(0)
-    model = GPT(config).to(device)
-    for block in model.blocks:
-        block.attn.fused = fused
+    model = GPT(replace(config, attention="fused" if fused else "written")).to(device)
     step_model = model if compile_mode is None else torch.compile(model, mode=compile_mode)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type == "cuda")
     x = torch.randint(0, config.vocab_size, (batch_size, config.block_size), device=device)
@@ -232,7 +231,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer steps and lengths (a smoke run)")
     p.add_argument("--skip-compile", action="store_true", help="leave out torch.compile runs")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--out", default=str(ROOT / "runs" / "bench.json"))
     args = p.parse_args(argv)
     device = choose_device(args.device)
