@@ -18,6 +18,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
+import helpers.train.distributed as distributed
 from helpers.data import (
     DEFAULT_CORPUS,
     PROJECT_ROOT,
@@ -29,7 +30,6 @@ from helpers.data import (
 from helpers.device import DEVICE_CHOICES, choose_device
 from helpers.gpt import GPT, GPTConfig
 from helpers.plots import plot_losses
-from helpers.train import distributed
 from helpers.train.checkpoints import load_checkpoint, save_checkpoint
 from helpers.train.history import HISTORY_FORMATS, History, write_history
 from helpers.train.loop import TrainConfig, TrainResult, train

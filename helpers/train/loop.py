@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import helpers.train.distributed as distributed
 from helpers.device import choose_device
-from helpers.train import distributed
 from helpers.train.checkpoints import load_checkpoint, restore_rng_states, save_checkpoint
 from helpers.train.history import History
 
