@@ -45,7 +45,7 @@ def test_summary_names_self_weight_and_nearest_other_word():
     w = torch.softmax(X @ X.T, dim=-1)[2]
     text = " ".join(view.summary().split())
     assert text.startswith(
-        f"temperature 1.00: 'cat' puts {w[2]:.2f} on itself and {w[3]:.2f} on 'dog'"
+        f"temperature 1.00: 'cat' puts {w[2]:.3f} on itself and {w[3]:.3f} on 'dog'"
     )
     assert f"uniform over 6 words: {math.log(6):.2f}" in text
     assert all(len(line) <= SUMMARY_WIDTH for line in view.summary().splitlines())

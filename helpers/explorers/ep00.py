@@ -46,8 +46,8 @@ class SimilarityView:
         best = max(others, key=lambda j: float(w[j]))
         uniform = math.log(len(self.tokens))
         return wrap_summary(
-            f"temperature {self.temperature:.2f}: '{word}' puts {w[self.query]:.2f} on itself "
-            f"and {w[best]:.2f} on '{self.tokens[best]}', its nearest other word; the row's "
+            f"temperature {self.temperature:.2f}: '{word}' puts {w[self.query]:.3f} on itself "
+            f"and {w[best]:.3f} on '{self.tokens[best]}', its nearest other word; the row's "
             f"entropy is {self.entropy():.2f} nats (uniform over {len(self.tokens)} words: "
             f"{uniform:.2f})"
         )
