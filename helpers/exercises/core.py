@@ -11,41 +11,59 @@ How to add an exercise
 
 1. In ``helpers/exercises/epNN.py`` (one module per episode; its docstring names the
    episode and section), write the reference solution, a few seeded cases and at least
-   two known mistakes, and list the exercises in a module-level tuple::
+   two known mistakes, and list the exercises in a module-level tuple ``EXERCISES``::
+
+       import torch
 
        from helpers.exercises.core import Args, Case, Exercise, Mistake
 
        def layer_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-           '''Reference: normalise the last axis of x (..., C) to mean 0, variance 1.'''
-           mean = x.mean(-1, keepdim=True)
-           return (x - mean) / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps)
+           '''Reference: normalise x (..., C) over its last axis to mean 0, variance 1.'''
+           mean = x.mean(-1, keepdim=True)  # (..., 1)
+           var = x.var(-1, keepdim=True, unbiased=False)  # (..., 1)
+           return (x - mean) / torch.sqrt(var + eps)
+
+       def _unbiased(x, eps=1e-5):
+           return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps)
+
+       def _first_axis(x, eps=1e-5):
+           mean, var = x.mean(0, keepdim=True), x.var(0, keepdim=True, unbiased=False)
+           return (x - mean) / torch.sqrt(var + eps)
 
        EXERCISES = (
            Exercise(
                name="layer_norm",
                reference=layer_norm,
                cases=(
-                   Case("one row of 5 features", lambda: Args(torch.randn(1, 5))),
-                   Case("batch (2, 3, 8)", lambda: Args(torch.randn(2, 3, 8) * 4 + 1)),
+                   Case("one token, 5 features", lambda: Args(torch.randn(1, 5)), seed=1),
+                   Case("batch (2, 3, 8)", lambda: Args(torch.randn(2, 3, 8) * 4 + 1), seed=2),
                ),
                mistakes=(
-                   Mistake("unbiased variance (divides by C - 1)", "Which N does ...?",
-                           lambda x, eps=1e-5: (x - x.mean(-1, keepdim=True))
-                           / torch.sqrt(x.var(-1, keepdim=True) + eps)),
-                   Mistake("normalised over the wrong axis", "Each token ...", ...),
+                   Mistake("the variance divides by C - 1",
+                           "The sample's variance or the population's?", _unbiased),
+                   Mistake("normalised over the first axis",
+                           "Each token is normalised on its own features.", _first_axis),
                ),
            ),
        )
 
+   A case's name is printed in verdicts, so it must not hold random values. Keep cases
+   small (milliseconds each): the mistakes run on them whenever a learner's answer fails.
 2. Add one line to the explicit list in ``helpers/exercises/__init__.py``
-   (``from helpers.exercises import epNN``, and ``epNN.EXERCISES`` in the merge). A name
-   used twice is an error at import time.
+   (``from helpers.exercises import epNN``, and ``epNN.EXERCISES`` in the ``merge``). A
+   name used twice is an error at import time.
 3. Add ``tests/test_exercises_epNN.py`` (copy the pattern of ``test_exercises_ep02.py``):
    the reference passes, each mistake is named with its own hint, a stub says "not
-   written yet", a wrong shape names both shapes, an unrelated wrong answer gets no hint.
-   ``tests/test_exercises_core.py`` already runs ``validate`` on every registered
-   exercise: the reference runs on every case, every mistake differs from the reference
-   on at least one case, and no two mistakes give the same outcome on every case.
+   written yet", a wrong shape names both shapes, an exception names its type, message
+   and case, an unrelated wrong answer gets no hint. ``tests/test_exercises_core.py``
+   already runs ``validate`` on every registered exercise: the reference runs on every
+   case; every mistake has another outcome than the reference on some case and returns
+   an output on some case; no two mistakes have the same outcome on every case.
+
+In a notebook, the stub raises ``NotImplementedError`` on its first case, and ``check``
+prints "<name>: not written yet ..." (the same on every machine); a passing verdict
+prints no measured numbers either, only the case count and the tolerance. The returned
+``Result`` shows nothing when it ends a cell, so the verdict appears once.
 
 The pieces
 ----------
@@ -70,15 +88,19 @@ The pieces
 - ``Exercise(name, reference, cases, mistakes, compare=Close(), observe=None)``:
   ``compare(expected, received)`` returns ``None`` when they agree, else a short problem
   ("expected shape (2, 3), got (3, 2)"). ``Close(atol, rtol)`` (the default) handles
-  tensors, numbers and (nested) tuples, lists and dicts (a ``state_dict``) of them, so functions that return
-  several tensors or a scalar need nothing more; ``Exact()`` is for booleans and
-  integers. Pass your own callable for anything else (give it a ``description``
+  tensors, numbers and (nested) tuples, lists and dicts (a ``state_dict``) of them, so
+  functions that return several tensors or a scalar need nothing more; ``Exact()`` is
+  for booleans and integers. Pass your own callable for anything else (give it a ``description``
   attribute, such as "to within 1e-3", for the verdict to state the tolerance).
   ``observe(args, returned)`` chooses what is compared, when it is not just the return
   value: for "one training step" return ``(returned, model.state_dict())`` from the
   ``Args`` after the call, so the update itself is checked.
 - ``check_exercise(exercise, fn, raise_errors=False, quiet=False) -> Result`` runs it;
-  ``helpers.exercises.check(name, fn)`` looks the name up first.
+  ``helpers.exercises.check(name, fn)`` looks the name up first. A verdict looks, in
+  order, for: a stub (NotImplementedError on the first case), a pass, a known mistake
+  (same outcome as one on every case), then the first wrong case: an exception (type,
+  message, case), a wrong type or shape (both named), or wrong values (the largest
+  difference, rounded, and the tolerance).
 """
 
 from __future__ import annotations
@@ -167,7 +189,7 @@ def _as_float(x: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Close:
-    """Compare tensors, numbers, and tuples, lists or dicts of them, within atol + rtol * |expected|.
+    """Compare tensors, numbers, and tuples, lists or dicts of them, to atol + rtol * |expected|.
 
     Floating-point tensors of any precision compare as float64; boolean and integer
     tensors must have the reference's dtype and equal entries. NaN equals NaN.
@@ -416,7 +438,7 @@ def _outcomes_of(exercise: Exercise, fn: Callable[..., Any]) -> list[_Outcome]:
 
 
 def _matches(exercise: Exercise, fn: Callable[..., Any], outcomes: list[_Outcome]) -> bool:
-    """Whether ``fn`` has the same outcome as ``outcomes`` on every case (stops at the first not)."""
+    """Whether ``fn`` has the same outcome as ``outcomes`` on every case (stops at a difference)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return all(
@@ -549,7 +571,7 @@ class Registry(dict):
 
 
 def merge(*groups: Iterable[Exercise]) -> Registry:
-    """One registry from each episode module's ``EXERCISES`` tuple; a name used twice is an error."""
+    """One registry from the episode modules' ``EXERCISES``; a name used twice is an error."""
     registry = Registry()
     for group in groups:
         for exercise in group:
