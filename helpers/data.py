@@ -31,10 +31,11 @@ class CorpusError(ValueError):
 
 @dataclass
 class Corpus:
-    """The records of a corpus file, in file order."""
+    """The records of a corpus file, in file order (and how many empty ones were dropped)."""
 
     path: Path
     records: list[str]
+    empty_dropped: int = 0  # .csv/.json/.jsonl rows or objects whose text was empty
 
     @property
     def text(self) -> str:
@@ -42,14 +43,17 @@ class Corpus:
         return RECORD_SEPARATOR.join(self.records)
 
     def stats(self) -> dict:
-        """Records, characters and distinct characters of the corpus."""
+        """Records, characters and distinct characters; empty records dropped, if there were any."""
         text = self.text
-        return {
+        stats = {
             "records": len(self.records),
             "characters": len(text),
             "vocabulary": len(set(text)),
             "mean_record_chars": round(sum(map(len, self.records)) / len(self.records), 1),
         }
+        if self.empty_dropped:
+            stats["empty_records_dropped"] = self.empty_dropped
+        return stats
 
     def split(self, val_fraction: float = 0.1) -> tuple[list[str], list[str]]:
         """Split by record: the first (1 - val_fraction) for training, the rest for validation."""
@@ -65,15 +69,33 @@ class Corpus:
 
 
 def _read_text(path: Path) -> str:
-    """Read a file as UTF-8, naming the byte offset of the first bad byte."""
+    """Read a file as UTF-8 (a leading byte-order mark is dropped), naming the first bad byte."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            guess = "it starts with a UTF-16 byte-order mark, so it was saved as UTF-16; "
+        else:
+            guess = ""
         raise CorpusError(
             f"{path}: not UTF-8 text: byte 0x{data[e.start]:02x} at byte offset {e.start} "
-            f"cannot be decoded ({e.reason})"
+            f"cannot be decoded ({e.reason}); {guess}re-save the file as UTF-8 "
+            f"(most editors offer the encoding under Save As)"
         ) from None
+
+
+def _json_problem(e: json.JSONDecodeError, text: str, at_end_of_file: bool) -> str:
+    """Describe a JSON decode error; one where the text runs out may mean a file cut short."""
+    where = f"line {e.lineno} column {e.colno}" if "\n" in text else f"column {e.colno}"
+    problem = f"{e.msg} {where}" if e.msg.endswith(" at") else f"{e.msg} at {where}"
+    runs_out = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+    if at_end_of_file and runs_out:
+        problem += (
+            "; the text ends in the middle of a value, so the file may be cut short "
+            "(an interrupted download or copy?)"
+        )
+    return problem
 
 
 def _field_of(obj: dict, text_field: str | None, path: Path, where: str) -> str:
@@ -87,7 +109,10 @@ def _field_of(obj: dict, text_field: str | None, path: Path, where: str) -> str:
                     f"{path}: {where}: field {name!r} is {type(value).__name__}, not text"
                 )
             return value
-    raise CorpusError(f"{path}: {where} has no field {' or '.join(map(repr, candidates))}")
+    raise CorpusError(
+        f"{path}: {where} has no field {' or '.join(map(repr, candidates))}; its fields are "
+        f"{sorted(obj)}; name the text field with text_field= (--text-field on the command line)"
+    )
 
 
 def load_corpus(path: str | Path, text_field: str | None = None) -> Corpus:
@@ -96,7 +121,8 @@ def load_corpus(path: str | Path, text_field: str | None = None) -> Corpus:
     .csv: one row per record; .json: a list of objects; .jsonl: one object per
     line. The text is in column/field ``text_field``, by default the first of
     'synopsis', 'summary', 'profile' present. .txt: records separated by blank
-    lines. Empty records are dropped and surrounding whitespace is stripped.
+    lines. Surrounding whitespace is stripped and empty records are dropped; the
+    corpus counts the dropped rows or objects (``stats()['empty_records_dropped']``).
     """
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED:
@@ -117,35 +143,38 @@ def load_corpus(path: str | Path, text_field: str | None = None) -> Corpus:
         if column is None:
             raise CorpusError(
                 f"{path}: no column {' or '.join(map(repr, candidates))}; the columns are "
-                f"{columns}; name the text column with text_field="
+                f"{columns}; name the text column with text_field= (--text-field on the command line)"
             )
         records = [row[column] or "" for row in reader]
     elif suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise CorpusError(f"{path}: not valid JSON: {e}") from None
+            raise CorpusError(f"{path}: not valid JSON: {_json_problem(e, text, True)}") from None
         if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
             raise CorpusError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
         records = [_field_of(o, text_field, path, f"object {i}") for i, o in enumerate(data)]
     elif suffix == ".jsonl":
         records = []
-        for n, line in enumerate(text.splitlines(), start=1):
+        lines = text.splitlines()
+        last = max(n for n, line in enumerate(lines, start=1) if line.strip())
+        for n, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise CorpusError(f"{path}: line {n} is not valid JSON: {e}") from None
+                problem = _json_problem(e, line, at_end_of_file=n == last)
+                raise CorpusError(f"{path}: line {n} is not valid JSON: {problem}") from None
             if not isinstance(obj, dict):
                 raise CorpusError(f"{path}: line {n} is {type(obj).__name__}, not a JSON object")
             records.append(_field_of(obj, text_field, path, f"line {n}"))
-    else:  # .txt
-        records = text.replace("\r\n", "\n").split("\n\n")
-    records = [r.strip() for r in records if r.strip()]
-    if not records:
-        raise CorpusError(f"{path}: every record is empty")
-    return Corpus(path=path, records=records)
+    else:  # .txt: extra blank lines between records are not empty records
+        records = [r for r in text.replace("\r\n", "\n").split("\n\n") if r.strip()]
+    kept = [r.strip() for r in records if r.strip()]
+    if not kept:
+        raise CorpusError(f"{path}: every record is empty ({len(records)} found)")
+    return Corpus(path=path, records=kept, empty_dropped=len(records) - len(kept))
 
 
 class CharTokenizer:

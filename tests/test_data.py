@@ -78,15 +78,30 @@ def test_txt_records_are_separated_by_blank_lines(tmp_path):
         ("blank.txt", "  \n\n \n", None, "the file is empty"),
         ("a.docx", "hello", None, "unsupported file type '.docx'"),
         ("bad.txt", b"Luffy \xff\xfe", None, "byte 0xff at byte offset 6"),
+        (
+            "latin1.csv",
+            "id,synopsis\n1,Caf\xe9\n".encode("latin-1"),
+            None,
+            "re-save the file as UTF-8",
+        ),
+        ("u16.txt", "Luffy".encode("utf-16"), None, "saved as UTF-16; re-save the file as UTF-8"),
         ("a.csv", "id,text\n1,hello\n", None, "no column 'synopsis'"),
         ("b.csv", "id,synopsis\n1,hi\n", "summary", "no column 'summary'"),
         ("a.json", '{"synopsis": "x"}', None, "expected a JSON list of objects"),
         ("b.json", '["x", "y"]', None, "expected a JSON list of objects"),
         ("c.json", '[{"title": "x"}]', None, "object 0 has no field 'synopsis' or 'summary'"),
+        ("e.json", '[{"text": "x", "id": 1}]', None, r"its fields are \['id', 'text'\]"),
+        (
+            "f.json",
+            '[{"synopsis": "x"}]',
+            "body",
+            r"no field 'body'; its fields are \['synopsis'\]",
+        ),
+        ("c.jsonl", '{"title": "x"}\n', None, r"line 1 has no field .*its fields are \['title'\]"),
         ("d.json", "[{", None, "not valid JSON"),
         ("a.jsonl", '{"synopsis": "x"}\n[1]\n', None, "line 2 is list"),
         ("b.jsonl", '{"synopsis": "x"}\n{"synopsis": \n', None, "line 2 is not valid JSON"),
-        ("c.csv", "id,synopsis\n1,\n2,  \n", None, "every record is empty"),
+        ("c.csv", "id,synopsis\n1,\n2,  \n", None, r"every record is empty \(2 found\)"),
     ],
 )
 def test_bad_files_are_named(tmp_path, name, content, field, message):
@@ -96,6 +111,53 @@ def test_bad_files_are_named(tmp_path, name, content, field, message):
         load_corpus(path, text_field=field)
     assert name in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_json_cut_short_says_so(tmp_path):
+    whole = json.dumps([{"synopsis": r} for r in RECORDS])
+    for cut in (
+        len(whole) - 1,
+        len(whole) - 12,
+        len(whole) // 2,
+    ):  # after ] / in a string / mid-file
+        with pytest.raises(CorpusError, match="may be cut short") as err:
+            load_corpus(write(tmp_path, "cut.json", whole[:cut]), text_field=None)
+        assert "not valid JSON" in str(err.value) and "\n" not in str(err.value)
+    lines = [json.dumps({"synopsis": r}) for r in RECORDS]
+    cut_last = "\n".join(lines)[:-5] + "\n\n"  # the last line is cut; blank lines after it
+    with pytest.raises(CorpusError, match=r"line 4 is not valid JSON: .*may be cut short"):
+        load_corpus(write(tmp_path, "cut.jsonl", cut_last))
+
+
+def test_json_error_inside_the_file_does_not_blame_a_cut(tmp_path):
+    bad = '[{"synopsis": "a"} {"synopsis": "b"}]'  # a missing comma, not a cut
+    with pytest.raises(CorpusError, match="Expecting ',' delimiter at column 20") as err:
+        load_corpus(write(tmp_path, "a.json", bad))
+    assert "cut short" not in str(err.value)
+    lines = [json.dumps({"synopsis": r}) for r in RECORDS]
+    lines[1] = lines[1][:-3]  # broken in the middle of the file
+    with pytest.raises(CorpusError, match="line 2 is not valid JSON: .* at column") as err:
+        load_corpus(write(tmp_path, "b.jsonl", "\n".join(lines)))
+    assert "cut short" not in str(err.value)
+
+
+def test_empty_records_are_dropped_and_counted(tmp_path):
+    rows = 'id,synopsis\n1,"Luffy sets out."\n2,\n3,"   "\n4,"Zoro joins."\n'
+    corpus = load_corpus(write(tmp_path, "a.csv", rows))
+    assert corpus.records == ["Luffy sets out.", "Zoro joins."]
+    assert corpus.stats()["empty_records_dropped"] == 2
+    objs = [{"synopsis": "Nami."}, {"synopsis": ""}, {"synopsis": "Usopp."}]
+    assert load_corpus(write(tmp_path, "a.json", json.dumps(objs))).empty_dropped == 1
+    lines = "\n".join(json.dumps(o) for o in objs)
+    assert load_corpus(write(tmp_path, "a.jsonl", lines)).empty_dropped == 1
+    # extra blank lines between .txt records are spacing, not empty records; nothing is reported
+    txt = load_corpus(write(tmp_path, "a.txt", "Nami.\n\n\n\n\nUsopp.\n\n \n\n"))
+    assert txt.records == ["Nami.", "Usopp."] and "empty_records_dropped" not in txt.stats()
+
+
+def test_utf8_byte_order_mark_is_dropped(tmp_path):
+    path = write(tmp_path, "bom.csv", "\ufeffsynopsis,id\nLuffy.,1\n".encode("utf-8"))
+    assert load_corpus(path).records == ["Luffy."]
 
 
 def test_missing_file(tmp_path):
