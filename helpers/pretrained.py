@@ -95,6 +95,8 @@ def _config_from_state_dict(state_dict: Mapping[str, torch.Tensor], n_head: int)
     for name in ("transformer.wte.weight", "transformer.wpe.weight"):
         if name not in state_dict:
             _fail(f"missing tensor {name}")
+        if not isinstance(state_dict[name], torch.Tensor):
+            _fail(f"{name} is a {type(state_dict[name]).__name__}, not a tensor")
         if state_dict[name].dim() != 2:
             _fail(f"{name} should be 2-D, got shape {tuple(state_dict[name].shape)}")
     vocab_size, n_embd = state_dict["transformer.wte.weight"].shape
@@ -134,8 +136,8 @@ def gpt_from_gpt2_state_dict(state_dict: Mapping[str, torch.Tensor], n_head: int
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping of names to tensors, got {type(state_dict)}")
     config = _config_from_state_dict(state_dict, n_head)
-    model = GPT(config)
-    ours = model.state_dict()
+    with torch.device("meta"):  # shapes only: check everything before building for real
+        shapes = {k: tuple(v.shape) for k, v in GPT(config).state_dict().items()}
 
     # every GPT-2 name the course expects, with its course name and its move
     expected: dict[str, tuple[str, str]] = {}
@@ -144,30 +146,31 @@ def gpt_from_gpt2_state_dict(state_dict: Mapping[str, torch.Tensor], n_head: int
         for i in layers:
             expected[gpt2.format(i=i)] = (course.format(i=i), how)
 
-    given = [k for k in state_dict if not GPT2_IGNORED.fullmatch(k)]
     missing = [k for k in expected if k not in state_dict]
     if missing:
         _fail(f"missing tensor {_first(missing)}")
-    extra = [k for k in given if k not in expected]
+    extra = [k for k in state_dict if k not in expected and not GPT2_IGNORED.fullmatch(k)]
     if extra:
         _fail(f"unexpected tensor {_first(extra)}")
+    for gpt2, (course, how) in expected.items():
+        tensor = state_dict[gpt2]
+        if not isinstance(tensor, torch.Tensor):
+            _fail(f"{gpt2} is a {type(tensor).__name__}, not a tensor")
+        # GPT-2's Conv1D weight is (in, out): its transpose is nn.Linear's (out, in)
+        want = shapes[course][::-1] if how == "transpose" else shapes[course]
+        if tuple(tensor.shape) != want:
+            _fail(f"{gpt2} has shape {tuple(tensor.shape)}, expected {want}")
+    if not torch.equal(state_dict["lm_head.weight"], state_dict["transformer.wte.weight"]):
+        _fail("lm_head.weight differs from transformer.wte.weight (the head is tied)")
 
+    model = GPT(config)
+    ours = model.state_dict()
     with torch.no_grad():
         for gpt2, (course, how) in expected.items():
-            tensor = state_dict[gpt2]
-            if not isinstance(tensor, torch.Tensor):
-                _fail(f"{gpt2} is a {type(tensor).__name__}, not a tensor")
-            target = ours[course]
-            # GPT-2's Conv1D weight is (in, out): its transpose is nn.Linear's (out, in)
-            want = tuple(target.shape[::-1]) if how == "transpose" else tuple(target.shape)
-            if tuple(tensor.shape) != want:
-                _fail(f"{gpt2} has shape {tuple(tensor.shape)}, expected {want}")
             if how == "tied to wte":
-                if not torch.equal(tensor, state_dict["transformer.wte.weight"]):
-                    _fail("lm_head.weight differs from transformer.wte.weight (the head is tied)")
                 continue  # the course's head is the same Parameter as tok_emb
-            source = tensor.t() if how == "transpose" else tensor
-            target.copy_(source.to(device=target.device, dtype=target.dtype))
+            source = state_dict[gpt2].t() if how == "transpose" else state_dict[gpt2]
+            ours[course].copy_(source.to(device="cpu", dtype=torch.float32))
     return model.eval()
 
 

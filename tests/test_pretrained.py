@@ -222,6 +222,11 @@ def _with(name, tensor):
             "lm_head.weight differs from transformer.wte.weight",
         ),
         (lambda: _with("transformer.ln_f.weight", [1.0] * 32), 4, "is a list, not a tensor"),
+        (
+            lambda: _with("transformer.wte.weight", [[0.0] * 32] * 50),
+            4,
+            "transformer.wte.weight is a list, not a tensor",
+        ),
         (_sd, 3, "n_head 3 does not divide the width n_embd 32"),
         (_sd, 0, "n_head must be a positive int, got 0"),
     ],
