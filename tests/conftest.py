@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from helpers.data import CharTokenizer  # noqa: E402
 from helpers.gpt import GPT, GPTConfig  # noqa: E402
-from helpers.train import TrainConfig  # noqa: E402
+from helpers.train import TrainConfig, save_checkpoint  # noqa: E402
 
 PERIOD = 7  # the toy task: the sequence 0 1 2 ... 6 0 1 2 ..., learnable to a loss near 0
 PERIODIC_TEXT = torch.tensor([i % PERIOD for i in range(400)])
@@ -71,3 +72,13 @@ def tiny_gpt():
 def quick_config():
     """``quick_config(**fields)``: a TrainConfig that trains the tiny GPT in a second."""
     return _quick_train_config
+
+
+@pytest.fixture
+def sample_checkpoint(tmp_path):
+    """A checkpoint of an untrained tiny GPT over the characters "abcdefgh " (with its vocabulary)."""
+    tok = CharTokenizer.fit("abcdefgh ")
+    path = tmp_path / "c.pt"
+    model = _tiny_gpt(vocab_size=tok.vocab_size, block_size=16)
+    save_checkpoint(path, model, extra={"chars": tok.chars})
+    return path

@@ -4,31 +4,20 @@ import pytest
 import torch
 
 from helpers.attention import scaled_dot_product_attention
-from helpers.data import CharTokenizer
 from helpers.sample import REFERENCE_CHECKPOINT, load_gpt, sample_text
 from helpers.train import save_checkpoint
 
 
-@pytest.fixture
-def checkpoint(tmp_path, tiny_gpt):
-    tok = CharTokenizer.fit("abcdefgh ")
-    path = tmp_path / "c.pt"
-    save_checkpoint(
-        path, tiny_gpt(vocab_size=tok.vocab_size, block_size=16), extra={"chars": tok.chars}
-    )
-    return path
-
-
-def test_sample_is_reproducible_and_the_cache_changes_nothing(checkpoint):
-    model, tok, _ = load_gpt(str(checkpoint))
+def test_sample_is_reproducible_and_the_cache_changes_nothing(sample_checkpoint):
+    model, tok, _ = load_gpt(str(sample_checkpoint))
     a = sample_text(model, tok, "abc", 30, temperature=0, use_cache=True)
     b = sample_text(model, tok, "abc", 30, temperature=0, use_cache=False)
     assert a == b and a.startswith("abc") and len(a) == 33
     assert sample_text(model, tok, "a", 20, seed=3) == sample_text(model, tok, "a", 20, seed=3)
 
 
-def test_an_empty_prompt_is_refused(checkpoint):
-    model, tok, _ = load_gpt(str(checkpoint))
+def test_an_empty_prompt_is_refused(sample_checkpoint):
+    model, tok, _ = load_gpt(str(sample_checkpoint))
     with pytest.raises(ValueError, match="prompt must not be empty"):
         sample_text(model, tok, "")
 
@@ -40,15 +29,15 @@ def test_a_checkpoint_without_vocabulary_is_named(tmp_path, tiny_gpt):
         load_gpt(str(path))
 
 
-def test_a_given_attention_function_runs_inside_the_trained_model(checkpoint):
+def test_a_given_attention_function_runs_inside_the_trained_model(sample_checkpoint):
     calls = []
 
     def my_attention(q, k, v, mask):
         calls.append(tuple(q.shape))
         return scaled_dot_product_attention(q, k, v, mask)
 
-    model, tok, _ = load_gpt(str(checkpoint))
-    mine, _, _ = load_gpt(str(checkpoint), attention_fn=my_attention)
+    model, tok, _ = load_gpt(str(sample_checkpoint))
+    mine, _, _ = load_gpt(str(sample_checkpoint), attention_fn=my_attention)
     assert mine.config.attention == "written"
     assert all(
         torch.equal(a, b) for a, b in zip(model.parameters(), mine.parameters(), strict=True)

@@ -5,23 +5,12 @@ import sys
 
 import pytest
 
-from helpers.data import PROJECT_ROOT, CharTokenizer
+from helpers.data import PROJECT_ROOT
 from helpers.sample.cli import main
-from helpers.train import save_checkpoint
 
 
-@pytest.fixture
-def checkpoint(tmp_path, tiny_gpt):
-    tok = CharTokenizer.fit("abcdefgh ")
-    path = tmp_path / "c.pt"
-    save_checkpoint(
-        path, tiny_gpt(vocab_size=tok.vocab_size, block_size=16), extra={"chars": tok.chars}
-    )
-    return path
-
-
-def test_cli_prints_the_prompt_and_the_new_characters(checkpoint, capsys):
-    argv = ["--checkpoint", str(checkpoint), "--prompt", "ab", "--max-new-tokens", "5"]
+def test_cli_prints_the_prompt_and_the_new_characters(sample_checkpoint, capsys):
+    argv = ["--checkpoint", str(sample_checkpoint), "--prompt", "ab", "--max-new-tokens", "5"]
     assert main(argv + ["--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ab") and len(out) == len("ab") + 5 + 1  # print adds one newline
@@ -35,8 +24,8 @@ def test_cli_prints_the_prompt_and_the_new_characters(checkpoint, capsys):
         (["--prompt", "ab", "--temperature", "-1"], "temperature must be >= 0"),
     ],
 )
-def test_cli_bad_input_one_line_exit_2(checkpoint, capsys, argv, message):
-    assert main(["--checkpoint", str(checkpoint), "--device", "cpu", *argv]) == 2
+def test_cli_bad_input_one_line_exit_2(sample_checkpoint, capsys, argv, message):
+    assert main(["--checkpoint", str(sample_checkpoint), "--device", "cpu", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 

@@ -58,19 +58,25 @@ def test_two_processes_agree_with_one_that_sees_the_global_batch(tmp_path, quick
     # one process, same model init, whose every training batch is rank 0's and rank 1's together
     corpus = load_corpus(corpus_file)
     batches = Batches.from_corpus(corpus, CharTokenizer.fit(corpus.text), block_size=16)
-    gens = [torch.Generator().manual_seed(distributed.rank_seed(0, r)) for r in (0, 1)]
-
-    def global_batch(split, batch_size, gen):
-        if not torch.is_grad_enabled():
-            return batches.get(split, batch_size, gen)  # evaluation: as in each rank
-        parts = [batches.get(split, batch_size, g) for g in gens]
-        return tuple(torch.cat(ts) for ts in zip(*parts, strict=True))
-
-    torch.manual_seed(0)
-    single = GPT(GPTConfig.from_dict(ddp["model_config"]))
     cfg = quick_config(
         max_steps=4, batch_size=4, lr=3e-3, warmup_steps=1, eval_interval=4, eval_iters=1
     )
-    train(single, global_batch, cfg)
-    for name, value in single.state_dict().items():
-        assert torch.allclose(value, ddp["model"][name], atol=1e-5), name
+
+    def one_process(rank_seeds):
+        gens = [torch.Generator().manual_seed(distributed.rank_seed(0, r)) for r in rank_seeds]
+
+        def global_batch(split, batch_size, gen):
+            if not torch.is_grad_enabled():
+                return batches.get(split, batch_size, gen)  # evaluation: as in each rank
+            parts = [batches.get(split, batch_size, g) for g in gens]
+            return tuple(torch.cat(ts) for ts in zip(*parts, strict=True))
+
+        torch.manual_seed(0)
+        single = GPT(GPTConfig.from_dict(ddp["model_config"]))
+        train(single, global_batch, cfg)
+        return max((v - ddp["model"][k]).abs().max().item() for k, v in single.state_dict().items())
+
+    # the all-reduce sums gradients in another order, and AdamW divides by sqrt(v), so a
+    # weight may move ~1e-5 apart; two ranks drawing the same batches move them far more
+    assert one_process((0, 1)) < 1e-4
+    assert one_process((0, 0)) > 1e-3, "the check tells apart ranks that share their batches"
