@@ -1,5 +1,8 @@
 """Scaled dot-product attention, written out, and the masks that shape it (episode 02).
 
+Episode 02 builds it step by step (section 3) and checks it against PyTorch (section 5);
+the causal mask is section 6; episode 03 adds the padding mask (section 5).
+
 Convention everywhere in the course: row vectors. A sequence of T tokens with C
 features is a (T, C) matrix (or (B, T, C) for a batch), and a projection is
 ``x @ W``. Masks are boolean with ``True`` where a query MAY look at a key, the

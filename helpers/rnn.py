@@ -1,5 +1,8 @@
 """A character-level recurrent language model: the baseline of episode 01.
 
+Episode 01 builds it (section 2, "how an RNN reads") and races it against a tiny
+transformer (section 8).
+
 An RNN reads one token after another; step t needs the hidden state of step t-1,
 so a sequence of T tokens takes T sequential steps however many cores there are.
 """
