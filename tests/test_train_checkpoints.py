@@ -43,6 +43,32 @@ def test_missing_mismatched_and_unreadable_checkpoints_are_named(tmp_path, tiny_
         load_checkpoint(tmp_path / "other.pt")
 
 
+class _NotPlainData:
+    """An object that loading with weights_only=True refuses."""
+
+
+def test_an_unreadable_checkpoint_is_one_line_that_says_why(tmp_path, tiny_gpt):
+    save_checkpoint(tmp_path / "c.pt", tiny_gpt())
+    whole = (tmp_path / "c.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "text.pt").write_bytes(b"hello, I am a text file")
+    torch.save({"thing": _NotPlainData()}, tmp_path / "object.pt")
+    expected = {
+        "cut.pt": "cut short or damaged",
+        "empty.pt": "the file is empty",
+        "text.pt": "not a file written by torch.save",
+        "object.pt": "not plain data",
+    }
+    for name, why in expected.items():
+        with pytest.raises(ValueError) as info:
+            load_checkpoint(tmp_path / name)
+        message = str(info.value)
+        assert message.startswith(f"{tmp_path / name} is not a readable checkpoint: "), message
+        assert why in message, message
+        assert "\n" not in message, f"one line, got: {message!r}"
+
+
 def test_resuming_needs_the_optimizer_state(tmp_path, tiny_gpt, quick_config):
     m = tiny_gpt()
     save_checkpoint(tmp_path / "c.pt", m)

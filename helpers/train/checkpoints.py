@@ -8,6 +8,7 @@ carries on bit for bit.
 """
 
 import os
+import pickle
 import warnings
 from pathlib import Path
 
@@ -85,6 +86,31 @@ def _config_differences(config, saved: dict) -> dict[str, tuple]:
     return {k: (saved.get(k), v) for k, v in mine.items() if k not in skip and saved.get(k) != v}
 
 
+def _why_unreadable(path: Path, error: Exception) -> str:
+    """One line on why torch.load could not read ``path`` (its own messages run to many lines)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(4)
+    text = str(error)
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if not head.startswith(b"PK"):
+        return (
+            "it is not a file written by torch.save (those are zip archives; "
+            f"this one starts with {head!r})"
+        )
+    if isinstance(error, pickle.UnpicklingError) and "Unsupported global:" in text:
+        name = text.split("Unsupported global:", 1)[1].split(" was not", 1)[0].strip()
+        return (
+            f"it holds a Python object that is not plain data ({name}), "
+            "which loading with weights_only=True refuses"
+        )
+    if isinstance(error, (EOFError, RuntimeError, OSError)):
+        return f"it looks cut short or damaged ({size:,} bytes); copy it again or re-create it"
+    first = text.strip().splitlines()[0][:120] if text.strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
 def load_checkpoint(
     path: str | Path,
     model: nn.Module | None = None,
@@ -102,7 +128,7 @@ def load_checkpoint(
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # pickle errors, truncated files, non-checkpoint files
-        raise ValueError(f"{path} is not a readable checkpoint: {e}") from None
+        raise ValueError(f"{path} is not a readable checkpoint: {_why_unreadable(path, e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a checkpoint written by helpers.train.save_checkpoint")
     if model is not None:
