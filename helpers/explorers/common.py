@@ -1,4 +1,5 @@
-"""What several episodes' explorers share: the summary's width, range checks, one GPT head.
+"""What several episodes' explorers share: the summary's width, range checks, one GPT head,
+the words for a query's strongest key.
 
 Used by ``helpers.explorers.ep01`` ... ``ep06``; the contract they follow is written in
 ``helpers/explorers/__init__.py``.
@@ -21,6 +22,19 @@ def check_index(name: str, value: int, n: int) -> None:
     """Raise a ValueError naming ``name`` and the range 0..n-1 unless value is in it."""
     if not 0 <= value < n:
         raise ValueError(f"{name} must be in 0..{n - 1}, got {value}")
+
+
+def query_link(tokens: Sequence[str], weights: torch.Tensor, query: int) -> str:
+    """Where row ``query`` of weights (T_q, T_k) puts its largest weight, as summary words.
+
+    E.g. "query 5 'f' puts 0.62 on key 4 'e'" (tokens quoted with repr, so a space or a
+    newline stays visible).
+    """
+    key = int(weights[query].argmax())
+    return (
+        f"query {query} {tokens[query]!r} puts {weights[query, key]:.2f} "
+        f"on key {key} {tokens[key]!r}"
+    )
 
 
 def one_head(maps: torch.Tensor, tokens: Sequence[str], layer: int, head: int) -> torch.Tensor:

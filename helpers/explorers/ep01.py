@@ -15,7 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from helpers.explorers.common import check_index, one_head, wrap_summary
+from helpers.explorers.common import check_index, one_head, query_link, wrap_summary
 from helpers.multihead import MultiHeadAttention
 from helpers.plots import plot_attention
 
@@ -147,18 +147,10 @@ class GPTAttentionView:
     head: int
     query: int
 
-    @property
-    def key(self) -> int:
-        """The key the query puts its largest weight on."""
-        return int(self.weights[self.query].argmax())
-
     def summary(self) -> str:
         """E.g. "layer 1, head 0: query 5 'f' puts 0.62 on key 4 'f'"."""
-        q, k = self.query, self.key
-        return wrap_summary(
-            f"layer {self.layer}, head {self.head}: query {q} {self.tokens[q]!r} puts "
-            f"{self.weights[q, k]:.2f} on key {k} {self.tokens[k]!r}"
-        )
+        link = query_link(self.tokens, self.weights, self.query)
+        return wrap_summary(f"layer {self.layer}, head {self.head}: {link}")
 
 
 def gpt_attention_view(

@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from helpers.attention import causal_mask, padding_mask
-from helpers.explorers.common import check_index, wrap_summary
+from helpers.explorers.common import check_index, query_link, wrap_summary
 from helpers.multihead import MultiHeadAttention
 from helpers.plots import plot_attention
 
@@ -49,18 +49,12 @@ class HeadView:
     query: int
     masked: int  # how many keys the query may not see
 
-    @property
-    def key(self) -> int:
-        """The key the query puts its largest weight on."""
-        return int(self.weights[self.query].argmax())
-
     def summary(self) -> str:
         """E.g. "head 1, causal: query 4 'd' puts 0.97 on key 0 'a'; 7 of 12 keys masked"."""
-        q, k = self.query, self.key
+        link = query_link(self.tokens, self.weights, self.query)
         return wrap_summary(
-            f"head {self.head}, {self.mask_kind}: query {q} '{self.tokens[q]}' puts "
-            f"{self.weights[q, k]:.2f} on key {k} '{self.tokens[k]}'; {self.masked} of "
-            f"{len(self.tokens)} keys masked"
+            f"head {self.head}, {self.mask_kind}: {link}; {self.masked} of {len(self.tokens)} "
+            "keys masked"
         )
 
 

@@ -23,7 +23,7 @@ from helpers.explorers.ep01 import gpt_attention_view, influence_view
 from helpers.explorers.ep02 import query_attention
 from helpers.explorers.ep03 import head_view
 from helpers.explorers.ep04 import ReversalView, position_view
-from helpers.explorers.ep05 import stack_view, trace_stack
+from helpers.explorers.ep05 import StackTrace, stack_view
 from helpers.explorers.ep06 import gpt_head_view, next_char_view
 from helpers.gpt import GPT, GPTConfig
 from helpers.multihead import MultiHeadAttention
@@ -126,22 +126,14 @@ def reversal_string() -> tuple[Pair, list[Pair]]:
 
 
 def stream_layer() -> tuple[Pair, list[Pair]]:
-    class Scale(torch.nn.Module):
-        def __init__(self, factor: float):
-            super().__init__()
-            self.factor = factor
-
-        def forward(self, x, need_weights=False):
-            T = x.shape[1]
-            return self.factor * x, torch.full((1, 2, T, T), 1.0 / T)
-
-    x, tokens = torch.ones(1, 4, 4), list("abcd")
+    weights = torch.full((3, 2, 4, 4), 0.25)  # (L, n_head, T, T): uniform heads
+    growing = torch.tensor([1.0, 1.5, 2.25, 3.375])[:, None].expand(4, 4)  # (L + 1, T)
     traces = {
-        "residual": trace_stack([Scale(1.5), Scale(1.5), Scale(1.5)], x),  # adds to the stream
-        "neither": trace_stack([Scale(0.5), Scale(0.5), Scale(0.5)], x),  # shrinks it
+        "residual": StackTrace(weights, growing),  # every block adds to the stream
+        "neither": StackTrace(weights, 1 / growing),  # the stream shrinks block by block
     }
     grow, shrink = (
-        [stack_view(traces, name, layer, 0, tokens).summary() for layer in (0, 1)]
+        [stack_view(traces, name, layer, 0, list("abcd")).summary() for layer in (0, 1)]
         for name in traces
     )
     return (grow[0], grow[1]), [(grow[1], grow[0]), (shrink[0], shrink[1])]
