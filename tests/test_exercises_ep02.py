@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from helpers.exercises import EXERCISES, check
 from helpers.exercises.core import ERROR, MISTAKE, NOT_WRITTEN, WRONG_SHAPE, WRONG_VALUES
-from helpers.exercises.ep02 import attention, causal_mask
+from helpers.exercises.ep02 import attention, causal_mask, online_attention
 
 
 def quiet_check(name, fn, **kwargs):
@@ -229,3 +229,122 @@ def test_an_unrelated_wrong_causal_mask_gets_no_hint():
     result = quiet_check("causal_mask", lambda T: torch.ones(T, T, dtype=torch.bool))
     assert result.status == WRONG_VALUES and result.mistake is None
     assert "Hint" not in result.message and "compared exactly" in result.message
+
+
+# --- online_softmax ------------------------------------------------------------------
+
+
+def test_online_softmax_reference_passes():
+    assert quiet_check("online_softmax", EXERCISES["online_softmax"].reference).passed
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 5, 9])
+def test_online_attention_equals_attention_on_all_keys_at_once(block_size):
+    q, k, v = torch.randn(6), torch.randn(9, 6), torch.randn(9, 4)
+    whole = attention(q[None], k, v)[0]  # (d_v,)
+    assert torch.allclose(online_attention(q, k, v, block_size), whole, atol=1e-6)
+
+
+def test_online_attention_stays_finite_where_exp_of_the_scores_overflows():
+    q, k, v = torch.ones(4), torch.randn(8, 4), torch.randn(8, 2)
+    k[-1] = 100.0  # scaled score 200: exp(200) is inf in float32
+    assert torch.isinf(torch.exp(k @ q / 2)).any()
+    assert torch.allclose(online_attention(q, k, v, 4), v[-1], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("q", "k", "v", "block_size", "message"),
+    [
+        (torch.randn(1, 4), torch.randn(8, 4), torch.randn(8, 2), 4, r"q \(d_k,\)"),
+        (torch.randn(4), torch.randn(8, 3), torch.randn(8, 2), 4, r"k \(8, 3\)"),
+        (torch.randn(4), torch.randn(8, 4), torch.randn(8, 2), 0, "block_size must be"),
+    ],
+)
+def test_online_attention_rejects_bad_input(q, k, v, block_size, message):
+    with pytest.raises(ValueError, match=message):
+        online_attention(q, k, v, block_size)
+
+
+def test_online_softmax_cases_make_every_mistake_show():
+    names = " ".join(case.name for case in EXERCISES["online_softmax"].cases)
+    for wanted in ("blocks of 3 (the last block holds one key)", "one at a time", "large scores"):
+        assert wanted in names
+    assert "best-matching key in the last block" in names  # the maximum rises late
+
+
+def _learner_online(q, k, v, block_size):
+    # written the way a learner might: Python floats for the running state
+    m, total, acc = float("-inf"), 0.0, torch.zeros(v.shape[1])
+    for i in range(0, len(k), block_size):
+        s = (q @ k[i : i + block_size].T) / math.sqrt(len(q))
+        m_new = max(m, s.max().item())
+        p = torch.exp(s - m_new)
+        total = total * math.exp(m - m_new) + p.sum().item()
+        acc = acc * math.exp(m - m_new) + p @ v[i : i + block_size]
+        m = m_new
+    return acc / total
+
+
+def test_online_softmax_written_another_way_passes():
+    assert quiet_check("online_softmax", _learner_online).passed
+
+
+@pytest.mark.parametrize(("name", "hint", "fn"), all_mistakes("online_softmax"))
+def test_each_online_softmax_mistake_is_named_with_its_own_hint(name, hint, fn):
+    result = quiet_check("online_softmax", fn)
+    assert result.status == MISTAKE and result.mistake == name and hint in result.message
+
+
+@pytest.mark.parametrize("offset", ["1", "2", "3"])
+def test_online_softmax_mistakes_are_named_under_other_seeds(monkeypatch, offset):
+    monkeypatch.setenv("HELPERS_SEED_OFFSET", offset)
+    assert quiet_check("online_softmax", online_attention).passed
+    for mistake in EXERCISES["online_softmax"].mistakes:
+        assert quiet_check("online_softmax", mistake.fn).mistake == mistake.name
+
+
+def test_online_softmax_stub_wrong_shape_and_exception():
+    def stub(q, k, v, block_size):
+        raise NotImplementedError("your code here")
+
+    assert quiet_check("online_softmax", stub).status == NOT_WRITTEN
+    kept_a_row = quiet_check(
+        "online_softmax", lambda q, k, v, b: online_attention(q, k, v, b)[None]
+    )
+    assert kept_a_row.status == WRONG_SHAPE
+    assert "expected shape (5,), got (1, 5)" in kept_a_row.message
+
+    def learner(q, k, v, block_size):
+        if len(k) % block_size:
+            raise IndexError("block out of range")
+        return online_attention(q, k, v, block_size)
+
+    result = quiet_check("online_softmax", learner)
+    assert result.status == ERROR and "IndexError: block out of range" in result.message
+    assert "case 2 of 6 (7 keys in blocks of 3" in result.message
+
+
+@pytest.mark.parametrize(
+    "learner",
+    [
+        lambda q, k, v, block_size: online_attention(q, k, v, block_size) * 1.1,
+        lambda q, k, v, block_size: v.mean(0),
+        # two mistakes at once (unscaled and never rescaled) is neither of them
+        lambda q, k, v, block_size: _two_mistakes(q, k, v, block_size),
+    ],
+    ids=["10% too large", "plain average of the values", "unscaled and not rescaled"],
+)
+def test_an_unrelated_wrong_online_softmax_gets_no_hint(learner):
+    result = quiet_check("online_softmax", learner)
+    assert not result.passed and result.mistake is None and "Hint" not in result.message
+    assert result.status == WRONG_VALUES
+
+
+def _two_mistakes(q, k, v, block_size):
+    m, total, acc = torch.tensor(float("-inf")), torch.zeros(()), torch.zeros(v.shape[1])
+    for i in range(0, len(k), block_size):
+        s = k[i : i + block_size] @ q  # not scaled
+        m = torch.maximum(m, s.max())
+        p = torch.exp(s - m)
+        total, acc = total + p.sum(), acc + p @ v[i : i + block_size]  # not rescaled
+    return acc / total

@@ -1,10 +1,13 @@
-"""Episode 02's "Your turn" exercises: scaled dot-product attention and the causal mask.
+"""Episode 02's "Your turn" exercises: attention, the causal mask, the online softmax.
 
 The episode ("Attention by hand") builds ``softmax(q @ k^T / sqrt(d_k)) @ v`` step by
 step; its exercises ask the learner to write it in one function, with an optional
-boolean mask (True = may attend, as in ``helpers.attention``), and to build the causal
-mask. The references are ``helpers.attention``'s own functions, so nothing is defined
-twice; the mistakes are written out here, one small function each.
+boolean mask (True = may attend, as in ``helpers.attention``; "Your turn 1", section 5),
+to build the causal mask ("Your turn 2", section 6), and to compute one query's output
+walking through the keys block by block, the online softmax inside fused attention
+kernels ("Your turn 3", section 7). The first two references are ``helpers.attention``'s
+own functions, so nothing is defined twice; the online softmax has no other home, so its
+reference is written here. The mistakes are written out here, one small function each.
 """
 
 import math
@@ -320,4 +323,216 @@ CAUSAL_MASK = Exercise(
     compare=Exact(),
 )
 
-EXERCISES = (ATTENTION, CAUSAL_MASK)
+
+# --- online_softmax --------------------------------------------------------------------
+
+
+def online_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int
+) -> torch.Tensor:
+    """Reference: one query's attention output, reading the keys ``block_size`` at a time.
+
+    q: (d_k,), k: (T_k, d_k), v: (T_k, d_v) -> (d_v,), equal to softmax(k @ q / sqrt(d_k))
+    @ v. Only a running maximum m of the scores, a running total of exp(score - m) and a
+    running sum of exp(score - m) * value are kept between blocks (the online softmax).
+    """
+    if q.dim() != 1 or k.dim() != 2 or v.dim() != 2 or k.shape[-1] != q.shape[0]:
+        raise ValueError(
+            f"expected q (d_k,), k (T_k, d_k), v (T_k, d_v); got q {tuple(q.shape)}, "
+            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    m = torch.tensor(float("-inf"), dtype=q.dtype)  # running maximum of the scores seen
+    total = torch.zeros((), dtype=q.dtype)  # running sum of exp(score - m)
+    acc = torch.zeros(v.shape[-1], dtype=v.dtype)  # (d_v,): running sum of exp(score - m) * v
+    for start in range(0, k.shape[0], block_size):
+        s = k[start : start + block_size] @ q / math.sqrt(q.shape[0])  # (b,) this block's scores
+        m_new = torch.maximum(m, s.max())
+        rescale = torch.exp(m - m_new)  # the old sums were measured against m, not m_new
+        p = torch.exp(s - m_new)  # (b,): every exponent <= 0
+        total = total * rescale + p.sum()
+        acc = acc * rescale + p @ v[start : start + block_size]  # (b,) @ (b, d_v) -> (d_v,)
+        m = m_new
+    return acc / total  # (d_v,)
+
+
+def _blocks(k, v, block_size):
+    """(k_block, v_block) pairs, block_size keys at a time (the last block may be shorter)."""
+    return [
+        (k[i : i + block_size], v[i : i + block_size]) for i in range(0, k.shape[0], block_size)
+    ]
+
+
+def _online(
+    q,
+    k,
+    v,
+    block_size,
+    *,
+    scale=True,
+    rescale_total=True,
+    rescale_acc=True,
+    subtract_max=True,
+    carry_max=True,
+    normalise=True,
+    blocks=None,
+):
+    """The online softmax with one of its steps switched off (each mistake is one switch)."""
+    d = math.sqrt(q.shape[-1]) if scale else 1.0
+    m = torch.tensor(float("-inf"))
+    total, acc = torch.zeros(()), torch.zeros(v.shape[-1])
+    for k_b, v_b in _blocks(k, v, block_size) if blocks is None else blocks:
+        s = k_b @ q / d  # (b,)
+        if not subtract_max:
+            p = torch.exp(s)
+            total, acc = total + p.sum(), acc + p @ v_b
+            continue
+        m_new = torch.maximum(m, s.max())
+        rescale = torch.exp(m - m_new)
+        p = torch.exp(s - m_new)
+        total = (total * rescale if rescale_total else total) + p.sum()
+        acc = (acc * rescale if rescale_acc else acc) + p @ v_b
+        if carry_max:
+            m = m_new
+    return acc / total if normalise else acc
+
+
+def _online_not_rescaled(q, k, v, block_size):
+    return _online(q, k, v, block_size, rescale_total=False, rescale_acc=False)
+
+
+def _online_values_not_rescaled(q, k, v, block_size):
+    return _online(q, k, v, block_size, rescale_acc=False)
+
+
+def _online_max_not_carried(q, k, v, block_size):
+    return _online(q, k, v, block_size, carry_max=False)
+
+
+def _online_not_normalised(q, k, v, block_size):
+    return _online(q, k, v, block_size, normalise=False)
+
+
+def _online_max_not_subtracted(q, k, v, block_size):
+    return _online(q, k, v, block_size, subtract_max=False)
+
+
+def _online_not_scaled(q, k, v, block_size):
+    return _online(q, k, v, block_size, scale=False)
+
+
+def _online_last_short_block_dropped(q, k, v, block_size):
+    full = range(0, k.shape[0] - block_size + 1, block_size)  # whole blocks only
+    blocks = [(k[i : i + block_size], v[i : i + block_size]) for i in full]
+    return _online(q, k, v, block_size, blocks=blocks)
+
+
+def _online_blocks_averaged(q, k, v, block_size):
+    # each block's own softmax output, then a plain average of the blocks' outputs
+    outs = [
+        torch.softmax(k_b @ q / math.sqrt(q.shape[-1]), dim=-1) @ v_b
+        for k_b, v_b in _blocks(k, v, block_size)
+    ]
+    return torch.stack(outs).mean(dim=0)
+
+
+def _one_query(T_k: int, d_k: int, d_v: int):
+    """Random q (d_k,), k (T_k, d_k), v (T_k, d_v)."""
+    return torch.randn(d_k), torch.randn(T_k, d_k), torch.randn(T_k, d_v)
+
+
+def _best_key_last(T_k: int, d_k: int, d_v: int, score: float | None = None):
+    """Like _one_query, but the last key matches q best, so the maximum rises in the last block.
+
+    With ``score``, the last key's scaled score is set to exactly that (large scores).
+    """
+    q, k, v = _one_query(T_k, d_k, d_v)
+    factor = 3.0 if score is None else score * math.sqrt(d_k) / float(q @ q)
+    k[-1] = factor * q  # scaled score factor * |q|^2 / sqrt(d_k): far above the others
+    return q, k, v
+
+
+ONLINE_SOFTMAX = Exercise(
+    name="online_softmax",
+    reference=online_attention,
+    cases=(
+        Case(
+            "8 keys in 2 blocks of 4, d_k=16, d_v=5", lambda: Args(*_one_query(8, 16, 5), 4), seed=1
+        ),
+        Case(
+            "7 keys in blocks of 3 (the last block holds one key), d_k=4, d_v=3",
+            lambda: Args(*_one_query(7, 4, 3), 3),
+            seed=2,
+        ),
+        Case(
+            "6 keys one at a time (block_size=1), d_k=8, d_v=2",
+            lambda: Args(*_one_query(6, 8, 2), 1),
+            seed=3,
+        ),
+        Case(
+            "5 keys, block_size=8: one block holds them all, d_k=4, d_v=4",
+            lambda: Args(*_one_query(5, 4, 4), 8),
+            seed=4,
+        ),
+        Case(
+            "9 keys in blocks of 3, the best-matching key in the last block, d_k=6, d_v=3",
+            lambda: Args(*_best_key_last(9, 6, 3), 3),
+            seed=5,
+        ),
+        Case(
+            "large scores: 8 keys in blocks of 4, the last key's score is 150, d_k=4, d_v=2",
+            lambda: Args(*_best_key_last(8, 4, 2, score=150.0), 4),
+            seed=6,
+        ),
+    ),
+    mistakes=(
+        Mistake(
+            "the running sums are not rescaled when the maximum changes",
+            "The sums you carry were measured against the maximum of their time. When a "
+            "later block raises the maximum, what happens to terms measured against the old one?",
+            _online_not_rescaled,
+        ),
+        Mistake(
+            "the running total is rescaled, but not the running sum of values",
+            "Both running quantities were measured against the same old maximum.",
+            _online_values_not_rescaled,
+        ),
+        Mistake(
+            "the running maximum is not carried from one block to the next",
+            "Only the last block seems to count: between blocks, keep everything the "
+            "running sums depend on.",
+            _online_max_not_carried,
+        ),
+        Mistake(
+            "the output is not divided by the running total",
+            "Softmax weights sum to 1; what you accumulated are unnormalised weights times values.",
+            _online_not_normalised,
+        ),
+        Mistake(
+            "the maximum is not subtracted before exp: it overflows for large scores",
+            "exp(89) is already inf in float32. Which shift keeps every exponent you take "
+            "at or below 0 without changing the softmax?",
+            _online_max_not_subtracted,
+        ),
+        Mistake(
+            "the scores are not scaled",
+            "These are attention scores: the same scaling as in section 3 comes before "
+            "the softmax.",
+            _online_not_scaled,
+        ),
+        Mistake(
+            "the last, shorter block is skipped",
+            "7 keys in blocks of 3 make how many blocks? Every key has to be read once.",
+            _online_last_short_block_dropped,
+        ),
+        Mistake(
+            "each block is normalised on its own and the blocks' outputs averaged",
+            "Blocks do not count equally: a block whose scores are larger deserves more of "
+            "the weight. Carry unnormalised sums across blocks and normalise once.",
+            _online_blocks_averaged,
+        ),
+    ),
+)
+
+EXERCISES = (ATTENTION, CAUSAL_MASK, ONLINE_SOFTMAX)
