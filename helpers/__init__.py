@@ -22,6 +22,7 @@ By concept, in the order the course builds them:
 - ``pretrained``   GPT-2's weights in the course's ``GPT`` (episode 07)
 - ``induction``    repeated random tokens and induction heads (episode 07)
 - ``plots``        ``plot_attention``, ``plot_losses``, ``plot_heatmap``: every figure's style
+- ``diagrams``     data-flow diagrams: ``plot_qkv_flow``, one head's Q/K/V flow (episode 02)
 
 By episode:
 

@@ -1,0 +1,145 @@
+"""Data-flow diagrams drawn with matplotlib: boxes for tensors and matrices, arrows between them.
+
+Episode 02 draws the flow of one attention head with ``plot_qkv_flow`` (section 3,
+"Attention step by step"): the input ``x`` through ``W_Q``, ``W_K``, ``W_V`` to queries,
+keys and values, then scores, softmax, the weighted sum of values and ``W_O``, each box
+with its shape. Every function returns a matplotlib Figure and draws on ``ax`` when one is
+given, like ``helpers.plots``; nothing here computes a model.
+"""
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+# One colour per role, the same in every diagram: queries, keys, values, the rest.
+ROLE_COLOURS = {"Q": "#c6dbef", "K": "#fdd0a2", "V": "#c7e9c0", "other": "#e5e5e5"}
+
+
+BOX_HEIGHT = 1.35  # in data units, like every position below
+
+
+def _box(ax: plt.Axes, xy: tuple[float, float], text: str, colour: str, width: float) -> None:
+    """A rounded box of the given width centred on xy, with centred text."""
+    x, y = xy
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - BOX_HEIGHT / 2),
+            width,
+            BOX_HEIGHT,
+            boxstyle="round,pad=0.02,rounding_size=0.15",
+            facecolor=colour,
+            edgecolor="black",
+            linewidth=1.0,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=9)
+
+
+def _edge(centre: tuple[float, float], width: float, towards: tuple[float, float]):
+    """Where the line from a box's centre towards a point leaves the box."""
+    (x, y), (tx, ty) = centre, towards
+    dx, dy = tx - x, ty - y
+    t = min(
+        (width / 2 + 0.05) / abs(dx) if dx else float("inf"),
+        (BOX_HEIGHT / 2 + 0.05) / abs(dy) if dy else float("inf"),
+    )
+    return x + t * dx, y + t * dy
+
+
+def _arrow(ax: plt.Axes, start, start_width: float, end, end_width: float) -> None:
+    """An arrow from the edge of the box at start to the edge of the box at end."""
+    ax.annotate(
+        "",
+        xy=_edge(end, end_width, start),
+        xytext=_edge(start, start_width, end),
+        arrowprops={"arrowstyle": "-|>", "color": "black", "shrinkA": 0, "shrinkB": 0},
+    )
+
+
+def _shape(names: str, sizes: tuple[int | None, ...]) -> str:
+    """'(T, d_k)', or '(T, d_k) = (4, 3)' when every size is known."""
+    if all(s is not None for s in sizes):
+        return f"({names}) = ({', '.join(str(s) for s in sizes)})"
+    return f"({names})"
+
+
+def plot_qkv_flow(
+    T: int | None = None,
+    C: int | None = None,
+    d_k: int | None = None,
+    d_v: int | None = None,
+    ax: plt.Axes | None = None,
+    title: str = "One attention head: where queries, keys and values go",
+) -> Figure:
+    """Draw one head's data flow, x -> Q, K, V -> scores -> weights -> weights @ V -> W_O -> y.
+
+    Row vectors throughout (``x @ W``). Each box shows its shape in symbols; with T, C,
+    d_k and d_v given, also in numbers (episode 02 passes its 4-word example's sizes).
+    """
+    for name, value in (("T", T), ("C", C), ("d_k", d_k), ("d_v", d_v)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(14, 4.2))
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92)
+    fig = ax.figure
+    col = ROLE_COLOURS
+    pos = {
+        "x": (1.3, 3.2),
+        "W_Q": (4.3, 5.2),
+        "W_K": (4.3, 3.2),
+        "W_V": (4.3, 1.2),
+        "Q": (7.3, 5.2),
+        "K": (7.3, 3.2),
+        "V": (7.3, 1.2),
+        "scores": (10.4, 4.2),
+        "weights": (13.6, 4.2),
+        "mix": (13.6, 1.2),
+        "W_O": (16.5, 1.2),
+        "y": (19.3, 1.2),
+    }
+    boxes = {
+        "x": (f"x: one row per token\n{_shape('T, C', (T, C))}", col["other"], 2.5),
+        "W_Q": (f"W_Q\n{_shape('C, d_k', (C, d_k))}", col["Q"], 2.2),
+        "W_K": (f"W_K\n{_shape('C, d_k', (C, d_k))}", col["K"], 2.2),
+        "W_V": (f"W_V\n{_shape('C, d_v', (C, d_v))}", col["V"], 2.2),
+        "Q": (f"Q = x @ W_Q\n{_shape('T, d_k', (T, d_k))}\nwhat it looks for", col["Q"], 2.5),
+        "K": (f"K = x @ W_K\n{_shape('T, d_k', (T, d_k))}\nwhat it offers", col["K"], 2.5),
+        "V": (f"V = x @ W_V\n{_shape('T, d_v', (T, d_v))}\nwhat it hands over", col["V"], 2.5),
+        "scores": (
+            f"scores = Q @ K.T\n{_shape('T, T', (T, T))}\none row per query",
+            col["other"],
+            2.6,
+        ),
+        "weights": (
+            f"weights {_shape('T, T', (T, T))}\nsoftmax(scores / √d_k)\neach row sums to 1",
+            col["other"],
+            2.8,
+        ),
+        "mix": (f"out = weights @ V\n{_shape('T, d_v', (T, d_v))}", col["V"], 2.6),
+        "W_O": (f"W_O\n{_shape('d_v, C', (d_v, C))}", col["other"], 2.2),
+        "y": (f"y = out @ W_O\n{_shape('T, C', (T, C))}\nx's width again", col["other"], 2.5),
+    }
+    for name, (text, colour, width) in boxes.items():
+        _box(ax, pos[name], text, colour, width)
+    for start, end in (
+        ("x", "W_Q"),
+        ("x", "W_K"),
+        ("x", "W_V"),
+        ("W_Q", "Q"),
+        ("W_K", "K"),
+        ("W_V", "V"),
+        ("Q", "scores"),
+        ("K", "scores"),
+        ("scores", "weights"),
+        ("weights", "mix"),
+        ("V", "mix"),
+        ("mix", "W_O"),
+        ("W_O", "y"),
+    ):
+        _arrow(ax, pos[start], boxes[start][2], pos[end], boxes[end][2])
+    ax.set_xlim(-0.1, 20.7)
+    ax.set_ylim(0.3, 6.1)
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig
