@@ -22,7 +22,10 @@ By concept, in the order the course builds them:
 - ``pretrained``   GPT-2's weights in the course's ``GPT`` (episode 07)
 - ``induction``    repeated random tokens and induction heads (episode 07)
 - ``plots``        ``plot_attention``, ``plot_losses``, ``plot_heatmap``: every figure's style
-- ``diagrams``     data-flow diagrams: ``plot_qkv_flow``, one head's Q/K/V flow (episode 02)
+- ``diagrams``     data-flow diagrams: ``plot_qkv_flow``, one head's Q/K/V flow (episode 02);
+                   ``plot_dependencies``, an RNN's chain vs attention's direct reads (episode 01)
+- ``profiling``    what a computation costs: ``critical_path`` (longest chain of operations),
+                   ``best_time``, ``interleaved_best_times``, ``peak_bytes`` (episode 01)
 
 By episode:
 

@@ -3,7 +3,9 @@
 Episode 02 draws the flow of one attention head with ``plot_qkv_flow`` (section 3,
 "Attention step by step"): the input ``x`` through ``W_Q``, ``W_K``, ``W_V`` to queries,
 keys and values, then scores, softmax, the weighted sum of values and ``W_O``, each box
-with its shape. Every function returns a matplotlib Figure and draws on ``ax`` when one is
+with its shape. Episode 01 draws who waits for whom with ``plot_dependencies``
+(sections 2 and 3): an unrolled RNN's chain of steps next to causal attention's direct
+connections. Every function returns a matplotlib Figure and draws on ``ax`` when one is
 given, like ``helpers.plots``; nothing here computes a model.
 """
 
@@ -142,4 +144,82 @@ def plot_qkv_flow(
     ax.set_ylim(0.3, 6.1)
     ax.set_axis_off()
     ax.set_title(title)
+    return fig
+
+
+DEPENDENCY_KINDS = ("RNN", "attention")
+
+
+def plot_dependencies(chars: str, kind: str, ax: plt.Axes | None = None) -> Figure:
+    """Who waits for whom when a model reads ``chars``: an unrolled RNN, or causal attention.
+
+    kind "RNN": one box h_t per character, each with an arrow from the step before (the
+    chain of T steps). kind "attention": one box y_t per character, with an arrow from
+    every input x_s, s <= t, and none between outputs (one step for all of them).
+    Above each box, the character it must predict. Episode 01, sections 2 and 3.
+    """
+    if kind not in DEPENDENCY_KINDS:
+        raise ValueError(f"kind must be one of {DEPENDENCY_KINDS}, got {kind!r}")
+    if not isinstance(chars, str) or not chars:
+        raise ValueError(f"chars must be a non-empty string, got {chars!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.8 * len(chars)), 3.2))
+    fig = ax.figure
+    T = len(chars)
+    arrow = {"arrowstyle": "->", "color": "black", "lw": 1.2}
+    for t, ch in enumerate(chars):
+        ax.text(t, -1.3, repr(ch), ha="center", va="center", fontsize=12)  # the input x_t
+        target = repr(chars[t + 1]) if t + 1 < T else "?"
+        ax.text(t, 1.3, f"predict {target}", ha="center", va="center", fontsize=9, color="dimgrey")
+        if kind == "RNN":
+            ax.add_patch(
+                FancyBboxPatch(
+                    (t - 0.28, -0.28),
+                    0.56,
+                    0.56,
+                    boxstyle="round,pad=0.03",
+                    fc="#cfe2f3",
+                    ec="black",
+                )
+            )
+            ax.text(t, 0, f"$h_{t}$", ha="center", va="center", fontsize=12)
+            ax.annotate("", xy=(t, -0.33), xytext=(t, -1.1), arrowprops=arrow)  # x_t -> h_t
+            ax.annotate("", xy=(t, 1.12), xytext=(t, 0.33), arrowprops=arrow)  # h_t -> prediction
+            ax.annotate(  # h_{t-1} -> h_t: the link each step waits for
+                "",
+                xy=(t - 0.33, 0),
+                xytext=(t - 0.67, 0),
+                arrowprops={**arrow, "color": "crimson", "lw": 2},
+            )
+            ax.text(t, -1.8, f"step {t + 1}", ha="center", color="crimson", fontsize=9)
+        else:
+            ax.add_patch(
+                FancyBboxPatch(
+                    (t - 0.28, 0.42), 0.56, 0.5, boxstyle="round,pad=0.03", fc="#d9ead3", ec="black"
+                )
+            )
+            ax.text(t, 0.67, f"$y_{t}$", ha="center", va="center", fontsize=12)
+            for s in range(t + 1):  # causal: output t reads inputs 0..t directly
+                ax.annotate(
+                    "",
+                    xy=(t, 0.38),
+                    xytext=(s, -1.1),
+                    arrowprops={**arrow, "color": "seagreen", "lw": 0.9, "alpha": 0.8},
+                )
+    if kind == "RNN":
+        ax.text(-0.72, 0, "$h_{-1}=0$", ha="right", va="center", fontsize=10)
+        ax.set_title(f"An RNN unrolled: {T} steps, each waiting for the one before")
+    else:
+        ax.text(
+            (T - 1) / 2,
+            -1.8,
+            "step 1 (all outputs at once)",
+            ha="center",
+            color="seagreen",
+            fontsize=9,
+        )
+        ax.set_title("Causal attention: every output reads its inputs directly")
+    ax.set_xlim(-1.6, T - 0.4)
+    ax.set_ylim(-2.1, 1.6)
+    ax.set_axis_off()
     return fig

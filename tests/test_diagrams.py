@@ -1,10 +1,10 @@
-"""helpers.diagrams: data-flow diagrams (episode 02's Q/K/V flow)."""
+"""helpers.diagrams: data-flow diagrams (episode 02's Q/K/V flow, episode 01's dependencies)."""
 
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib.patches import FancyBboxPatch
 
-from helpers.diagrams import plot_qkv_flow
+from helpers.diagrams import plot_dependencies, plot_qkv_flow
 
 
 def _texts(fig):
@@ -53,3 +53,53 @@ def test_qkv_flow_draws_on_the_axes_it_is_given():
 def test_qkv_flow_rejects_sizes_that_are_not_positive_ints(kwargs, message):
     with pytest.raises(ValueError, match=message):
         plot_qkv_flow(**kwargs)
+
+
+# --- plot_dependencies (episode 01) -------------------------------------------------
+
+
+def _arrows(ax):
+    """(start, end) of every arrow drawn with annotate, in data coordinates."""
+    return [(a.xyann, a.xy) for a in ax.texts if getattr(a, "arrow_patch", None) is not None]
+
+
+def test_rnn_dependencies_are_a_chain_one_step_per_character():
+    fig = plot_dependencies("Luffy", "RNN")
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert [f"$h_{t}$" for t in range(5)] == [
+        t for t in texts if t.startswith("$h_") and "-1" not in t
+    ]
+    assert [f"step {t}" for t in range(1, 6)] == [t for t in texts if t.startswith("step")]
+    assert "predict 'u'" in texts and "predict ?" in texts  # the last one has nothing to predict
+    chain = [(s, e) for s, e in _arrows(ax) if s[1] == e[1] == 0]  # horizontal: h_{t-1} -> h_t
+    assert len(chain) == 5 and len(_arrows(ax)) == 3 * 5
+    assert ax.get_title() == "An RNN unrolled: 5 steps, each waiting for the one before"
+    plt.close(fig)
+
+
+def test_attention_dependencies_read_every_earlier_input_directly_in_one_step():
+    fig = plot_dependencies("abcd", "attention")
+    ax = fig.axes[0]
+    arrows = _arrows(ax)
+    assert len(arrows) == 1 + 2 + 3 + 4  # output t reads inputs 0..t
+    assert all(start[0] <= end[0] for start, end in arrows)  # never from a later input
+    assert {end[1] for _, end in arrows} == {0.38}  # every arrow ends at an output box
+    assert "step 1 (all outputs at once)" in [t.get_text() for t in ax.texts]
+    assert ax.get_title() == "Causal attention: every output reads its inputs directly"
+    plt.close(fig)
+
+
+def test_dependencies_draw_on_the_axes_they_are_given():
+    fig, (top, bottom) = plt.subplots(2, 1)
+    assert plot_dependencies("ab", "attention", ax=bottom) is fig
+    assert not top.texts and bottom.texts
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("chars", "kind", "message"), [("ab", "LSTM", "kind must be"), ("", "RNN", "non-empty")]
+)
+def test_dependencies_reject_an_unknown_kind_and_no_characters(chars, kind, message):
+    with pytest.raises(ValueError, match=message):
+        plot_dependencies(chars, kind)
