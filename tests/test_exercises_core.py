@@ -1,4 +1,7 @@
-"""helpers.exercises.core: the checker, on a tiny fake exercise, and the registry."""
+"""helpers.exercises.core: the verdict, on a tiny fake exercise, and the registry.
+
+Close and Exact on their own: test_exercises_compare.py; exercises, cases and running them:
+test_exercises_cases.py. Everything is imported from core, as the episode modules do."""
 
 import random
 
@@ -283,13 +286,6 @@ def test_nan_where_the_reference_has_numbers_is_named():
     assert result.status == WRONG_VALUES and "NaN" in result.message
 
 
-def test_close_tolerance():
-    close = Close(atol=1e-3, rtol=0)
-    assert close(torch.tensor([1.0]), torch.tensor([1.0005])) is None
-    assert "differ" in close(torch.tensor([1.0]), torch.tensor([1.01]))
-    assert close(torch.tensor([1.0]), torch.tensor([1.0005], dtype=torch.float64)) is None
-
-
 def test_an_unknown_name_lists_the_known_ones():
     with pytest.raises(KeyError, match="Did you mean 'attention'.*Known exercises: .*attention"):
         check("atention", double)
@@ -302,13 +298,6 @@ def test_merge_rejects_a_name_used_twice():
         merge((DOUBLE,), (DOUBLE,))
     with pytest.raises(TypeError, match="Exercise objects"):
         merge(("double",))
-
-
-def test_an_exercise_needs_cases_and_unique_names():
-    with pytest.raises(ValueError, match="no cases"):
-        Exercise("empty", double, (), ())
-    with pytest.raises(ValueError, match="case names used twice"):
-        Exercise("twice", double, (DOUBLE.cases[0], DOUBLE.cases[0]), ())
 
 
 def test_a_broken_reference_is_the_exercises_fault():
@@ -343,3 +332,14 @@ def test_every_registered_exercise_is_valid_and_its_reference_passes(name):
     validate(exercise)
     assert len(exercise.mistakes) >= 2, "every exercise names at least two known mistakes"
     assert check(name, exercise.reference, quiet=True).passed
+
+
+def test_core_re_exports_the_pieces_the_episode_modules_import():
+    from helpers.exercises import cases, compare, core
+
+    for name in ("Args", "Case", "Exercise", "Mistake"):
+        assert getattr(core, name) is getattr(cases, name), name
+    assert core.Close is compare.Close and core.Exact is compare.Exact
+    assert Close is compare.Close
+    missing = [name for name in core.__all__ if not hasattr(core, name)]
+    assert not missing, f"core.__all__ names what core lacks: {missing}"

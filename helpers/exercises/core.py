@@ -68,6 +68,11 @@ prints no measured numbers either, only the case count and the tolerance. The re
 The pieces
 ----------
 
+Three modules, one job each, all importable from here: ``cases`` defines ``Args``,
+``Case``, ``Mistake`` and ``Exercise`` and runs a function on the seeded cases;
+``compare`` holds ``Close`` and ``Exact``; this module gives the verdict (``Result``,
+``check_exercise``) and keeps the registry (``merge``, ``validate``).
+
 - ``Case(name, build, seed=0)``: ``build()`` returns the inputs, an ``Args(*args,
   **kwargs)`` (or a plain tuple of positional arguments). It runs with Python's, NumPy's
   and torch's CPU generators seeded with ``seed`` (plus HELPERS_SEED_OFFSET, as
@@ -105,19 +110,47 @@ The pieces
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import math
-import random
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import torch
+# Everything an episode module or a test imports from here, re-exported (see __all__).
+from helpers.exercises.cases import (
+    Args,
+    Case,
+    Exercise,
+    Mistake,
+    Outcome,
+    call,
+    matches,
+    outcomes_of,
+    reference_outcomes,
+    same_outcome,
+)
+from helpers.exercises.compare import Close, Exact, describe_value
 
-from helpers.seed import seed_offset
+__all__ = [
+    "ERROR",
+    "MISTAKE",
+    "NOT_WRITTEN",
+    "PASSED",
+    "WRONG_SHAPE",
+    "WRONG_TYPE",
+    "WRONG_VALUES",
+    "Args",
+    "Case",
+    "Close",
+    "Exact",
+    "Exercise",
+    "Mistake",
+    "Registry",
+    "Result",
+    "check_exercise",
+    "describe_value",
+    "merge",
+    "validate",
+]
 
 # Statuses a Result can have, in the order a verdict looks for them.
 PASSED = "passed"
@@ -129,217 +162,6 @@ WRONG_SHAPE = "wrong shape"
 WRONG_VALUES = "wrong values"
 
 _MESSAGE_LIMIT = 240  # characters of an exception's message quoted in a verdict
-
-
-class Args:
-    """The inputs of one call: ``Args(q, k, v, mask=m)`` calls ``fn(q, k, v, mask=m)``."""
-
-    __slots__ = ("args", "kwargs")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = args
-        self.kwargs = kwargs
-
-    def __repr__(self) -> str:
-        parts = [_describe_value(a) for a in self.args]
-        parts += [f"{k}={_describe_value(v)}" for k, v in self.kwargs.items()]
-        return f"Args({', '.join(parts)})"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One seeded input: ``build()`` returns ``Args`` (or a tuple of positional arguments)."""
-
-    name: str
-    build: Callable[[], Args | tuple]
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class Mistake:
-    """A mistake learners make, written as a function with the learner's signature."""
-
-    name: str
-    hint: str
-    fn: Callable[..., Any]
-    also: tuple[Callable[..., Any], ...] = ()  # other ways to write the same mistake
-
-
-def _describe_value(x: Any) -> str:
-    """A short, portable description of a value: a tensor's shape and dtype, else its type."""
-    if isinstance(x, torch.Tensor):
-        return f"a tensor of shape {tuple(x.shape)} ({str(x.dtype).removeprefix('torch.')})"
-    if x is None:
-        return "None"
-    if isinstance(x, tuple | list):
-        return f"a {type(x).__name__} of {len(x)}"
-    return f"a {type(x).__name__}"
-
-
-def _as_float(x: Any) -> float | None:
-    """A Python number or a one-element tensor as a float, else None."""
-    if isinstance(x, bool):
-        return float(x)
-    if isinstance(x, int | float):
-        return float(x)
-    if isinstance(x, torch.Tensor) and x.numel() == 1 and x.dim() == 0:
-        return float(x.detach().cpu().double())
-    return None
-
-
-@dataclass(frozen=True)
-class Close:
-    """Compare tensors, numbers, and tuples, lists or dicts of them, to atol + rtol * |expected|.
-
-    Floating-point tensors of any precision compare as float64; boolean and integer
-    tensors must have the reference's dtype and equal entries. NaN equals NaN.
-    """
-
-    atol: float = 1e-5
-    rtol: float = 1e-4
-
-    @property
-    def description(self) -> str:
-        """How close counts as equal, for the verdict."""
-        return f"to within atol={self.atol:g}, rtol={self.rtol:g}"
-
-    def __call__(self, expected: Any, received: Any) -> str | None:
-        """None when ``received`` agrees with ``expected``, else the first problem, in words."""
-        return self._compare(expected, received, where="")
-
-    def _compare(self, expected: Any, received: Any, where: str) -> str | None:
-        at = f" in item {where}" if where else ""
-        if isinstance(expected, tuple | list):
-            if not isinstance(received, tuple | list):
-                return (
-                    f"expected a {type(expected).__name__} of {len(expected)}{at}, "
-                    f"got {_describe_value(received)}"
-                )
-            if len(received) != len(expected):
-                return (
-                    f"expected {len(expected)} items{at}, got {len(received)} "
-                    f"({_describe_value(received)})"
-                )
-            for i, (e, r) in enumerate(zip(expected, received, strict=True)):
-                problem = self._compare(e, r, f"{where}[{i}]")
-                if problem:
-                    return problem
-            return None
-        if isinstance(expected, Mapping):
-            if not isinstance(received, Mapping):
-                return f"expected a dict{at}, got {_describe_value(received)}"
-            if list(received) != list(expected):
-                missing = [key for key in expected if key not in received]
-                extra = [key for key in received if key not in expected]
-                return f"expected the keys {list(expected)}{at}; missing {missing}, extra {extra}"
-            for key, e in expected.items():
-                problem = self._compare(e, received[key], f"{where}[{key!r}]")
-                if problem:
-                    return problem
-            return None
-        if isinstance(expected, torch.Tensor):
-            if not isinstance(received, torch.Tensor):
-                if expected.dim() == 0 and _as_float(received) is not None:
-                    return self._compare_numbers(_as_float(expected), _as_float(received), at)
-                hint = " (did the function forget to `return`?)" if received is None else ""
-                return (
-                    f"expected a tensor of shape {tuple(expected.shape)}{at}, "
-                    f"got {_describe_value(received)}{hint}"
-                )
-            return self._compare_tensors(expected, received, at)
-        e, r = _as_float(expected), _as_float(received)
-        if e is not None:
-            if r is None:
-                return f"expected a number{at}, got {_describe_value(received)}"
-            return self._compare_numbers(e, r, at)
-        if expected != received:
-            return f"expected {expected!r}{at}, got {_describe_value(received)}"
-        return None
-
-    def _compare_numbers(self, e: float, r: float, at: str) -> str | None:
-        if math.isnan(e) and math.isnan(r):
-            return None
-        if math.isnan(r) or abs(r - e) > self.atol + self.rtol * abs(e):
-            diff = abs(r - e)
-            return f"the number{at} is off by {diff:.2g}"
-        return None
-
-    def _compare_tensors(
-        self, expected: torch.Tensor, received: torch.Tensor, at: str
-    ) -> str | None:
-        if tuple(received.shape) != tuple(expected.shape):
-            return f"expected shape {tuple(expected.shape)}{at}, got {tuple(received.shape)}"
-        expected, received = expected.detach().cpu(), received.detach().cpu()
-        exact_kinds = (torch.bool, *_INTEGER_DTYPES)
-        if expected.dtype in exact_kinds or received.dtype in exact_kinds:
-            if received.dtype != expected.dtype:
-                exp_dtype = str(expected.dtype).removeprefix("torch.")
-                got_dtype = str(received.dtype).removeprefix("torch.")
-                return f"expected dtype {exp_dtype}{at}, got {got_dtype}"
-            wrong = int((received != expected).sum())
-            if wrong:
-                return f"{wrong} of {expected.numel()} entries{at} differ from the reference"
-            return None
-        if received.is_complex() != expected.is_complex():
-            return f"expected a {expected.dtype} tensor{at}, got {received.dtype}"
-        e, r = expected.double(), received.double()
-        if torch.allclose(r, e, atol=self.atol, rtol=self.rtol, equal_nan=True):
-            return None
-        if (r.isnan() & ~e.isnan()).any():
-            return f"the output{at} has NaN where the reference has numbers"
-        finite = e.isfinite() & r.isfinite()
-        if not torch.equal(e.isfinite(), r.isfinite()) or not finite.any():
-            return f"the output{at} has infinities where the reference has numbers"
-        diff = float((r - e)[finite].abs().max())
-        return f"values{at} differ from the reference by up to {diff:.2g}"
-
-
-_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
-
-
-@dataclass(frozen=True)
-class Exact(Close):
-    """Compare exactly: for booleans, integers and anything that must match to the bit."""
-
-    atol: float = 0.0
-    rtol: float = 0.0
-
-    @property
-    def description(self) -> str:
-        """How close counts as equal, for the verdict."""
-        return "exactly"
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise: the reference solution, its seeded cases and the mistakes it names."""
-
-    name: str
-    reference: Callable[..., Any]
-    cases: tuple[Case, ...]
-    mistakes: tuple[Mistake, ...]
-    compare: Callable[[Any, Any], str | None] = field(default_factory=Close)
-    observe: Callable[[Args, Any], Any] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise ValueError(f"an exercise needs a name, got {self.name!r}")
-        if not callable(self.reference):
-            raise TypeError(f"exercise {self.name!r}: reference must be callable")
-        object.__setattr__(self, "cases", tuple(self.cases))
-        object.__setattr__(self, "mistakes", tuple(self.mistakes))
-        if not self.cases:
-            raise ValueError(f"exercise {self.name!r} has no cases")
-        for kind, items in (("case", self.cases), ("mistake", self.mistakes)):
-            names = [item.name for item in items]
-            twice = sorted({n for n in names if names.count(n) > 1})
-            if twice:
-                raise ValueError(f"exercise {self.name!r}: {kind} names used twice: {twice}")
-
-    @property
-    def tolerance(self) -> str:
-        """How the exercise compares outputs, in words ("to within atol=1e-05, rtol=0.0001")."""
-        return getattr(self.compare, "description", "by the exercise's own comparison")
 
 
 @dataclass(frozen=True)
@@ -355,104 +177,6 @@ class Result:
 
     def _ipython_display_(self) -> None:
         """Show nothing in a notebook: ``check`` has already printed the verdict."""
-
-
-# --- running functions on cases --------------------------------------------------
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Run the block with Python's, NumPy's and torch's CPU generators seeded, then restore them.
-
-    The seed is ``seed`` plus HELPERS_SEED_OFFSET, as with ``helpers.set_seed``. Only the
-    CPU generator is touched: seeding CUDA's (as ``set_seed`` does) records a stack trace
-    per call while CUDA is not started, which made a check take seconds; the cases run
-    on the CPU.
-    """
-    used = seed + seed_offset()
-    py_state, np_state = random.getstate(), np.random.get_state()
-    torch_state = torch.get_rng_state()
-    random.seed(used)
-    np.random.seed(used)
-    torch.default_generator.manual_seed(used)
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.set_rng_state(torch_state)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What one function did on one case: returned ``value``, or raised ``error``."""
-
-    value: Any = None
-    error: BaseException | None = None
-
-
-def _call(exercise: Exercise, fn: Callable[..., Any], case: Case) -> _Outcome:
-    """Build the case's inputs afresh and call ``fn`` on them; an exception is kept, not raised."""
-    with _seeded(case.seed):
-        built = case.build()
-        args = built if isinstance(built, Args) else Args(*built)
-        try:
-            returned = fn(*args.args, **args.kwargs)
-            value = exercise.observe(args, returned) if exercise.observe else returned
-        except Exception as error:  # the learner's bug, reported in the verdict
-            return _Outcome(error=error)
-    return _Outcome(value=value)
-
-
-def _reference_outcomes(exercise: Exercise) -> list[_Outcome]:
-    """The reference's output on every case; an exception here is the exercise's bug."""
-    outcomes = []
-    for case in exercise.cases:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            outcome = _call(exercise, exercise.reference, case)
-        if outcome.error is not None:
-            raise RuntimeError(
-                f"exercise {exercise.name!r}: the reference raised "
-                f"{type(outcome.error).__name__} on case {case.name!r}: {outcome.error}"
-            ) from outcome.error
-        outcomes.append(outcome)
-    return outcomes
-
-
-def _same_outcome(exercise: Exercise, a: _Outcome, b: _Outcome) -> bool:
-    """Both raised the same type of exception, or both returned equal outputs."""
-    if a.error is not None or b.error is not None:
-        return a.error is not None and b.error is not None and type(a.error) is type(b.error)
-    try:
-        return exercise.compare(a.value, b.value) is None
-    except Exception:  # an output the comparison cannot read matches nothing
-        return False
-
-
-def _outcomes_of(exercise: Exercise, fn: Callable[..., Any]) -> list[_Outcome]:
-    """What a mistake's function does on every case (its warnings silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return [_call(exercise, fn, case) for case in exercise.cases]
-
-
-def _matches(exercise: Exercise, fn: Callable[..., Any], outcomes: list[_Outcome]) -> bool:
-    """Whether ``fn`` has the same outcome as ``outcomes`` on every case (stops at a difference)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return all(
-            _same_outcome(exercise, _call(exercise, fn, case), outcome)
-            for case, outcome in zip(exercise.cases, outcomes, strict=True)
-        )
-
-
-def _short(error: BaseException) -> str:
-    """An exception's message on one line, cut to a readable length."""
-    text = " ".join(str(error).split())
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[: _MESSAGE_LIMIT - 3] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 # --- the verdict -------------------------------------------------------------------
@@ -471,7 +195,7 @@ def check_exercise(
     """
     if not callable(fn):
         raise TypeError(
-            f"check({exercise.name!r}, fn): fn must be your function, got {_describe_value(fn)}"
+            f"check({exercise.name!r}, fn): fn must be your function, got {describe_value(fn)}"
         )
     result = _judge(exercise, fn, raise_errors)
     if not quiet:
@@ -481,9 +205,9 @@ def check_exercise(
 
 def _judge(exercise: Exercise, fn: Callable[..., Any], raise_errors: bool) -> Result:
     name, n = exercise.name, len(exercise.cases)
-    outcomes: list[_Outcome] = []
+    outcomes: list[Outcome] = []
     for i, case in enumerate(exercise.cases):
-        outcome = _call(exercise, fn, case)
+        outcome = call(exercise, fn, case)
         if isinstance(outcome.error, NotImplementedError) and i == 0:
             return Result(
                 name,
@@ -497,7 +221,7 @@ def _judge(exercise: Exercise, fn: Callable[..., Any], raise_errors: bool) -> Re
             raise outcome.error
         outcomes.append(outcome)
 
-    expected = _reference_outcomes(exercise)
+    expected = reference_outcomes(exercise)
     problems: list[str | None] = []
     for exp, got in zip(expected, outcomes, strict=True):
         if got.error is not None:
@@ -519,7 +243,7 @@ def _judge(exercise: Exercise, fn: Callable[..., Any], raise_errors: bool) -> Re
 
     first = exercise.cases[wrong[0]]
     for mistake, written in ((m, w) for m in exercise.mistakes for w in (m.fn, *m.also)):
-        if _matches(exercise, written, outcomes):
+        if matches(exercise, written, outcomes):
             return Result(
                 name,
                 False,
@@ -557,6 +281,14 @@ def _status_of(problem: str) -> str:
     return WRONG_VALUES
 
 
+def _short(error: BaseException) -> str:
+    """An exception's message on one line, cut to a readable length."""
+    text = " ".join(str(error).split())
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 # --- the registry and the checks every exercise must pass ---------------------------
 
 
@@ -591,17 +323,17 @@ def validate(exercise: Exercise) -> None:
     one case (so it is recognised by its values, not only by crashing); no two mistakes
     have the same outcome on every case (each gets its own hint).
     """
-    expected = _reference_outcomes(exercise)
-    seen: dict[str, list[_Outcome]] = {}
+    expected = reference_outcomes(exercise)
+    seen: dict[str, list[Outcome]] = {}
     for mistake in exercise.mistakes:
         for variant in mistake.also:
-            other_way = _outcomes_of(exercise, variant)
+            other_way = outcomes_of(exercise, variant)
             assert not all(
-                _same_outcome(exercise, e, m) for e, m in zip(expected, other_way, strict=True)
+                same_outcome(exercise, e, m) for e, m in zip(expected, other_way, strict=True)
             ), f"{exercise.name}: a variant of {mistake.name!r} agrees with the reference"
-        theirs = _outcomes_of(exercise, mistake.fn)
+        theirs = outcomes_of(exercise, mistake.fn)
         assert not all(
-            _same_outcome(exercise, e, m) for e, m in zip(expected, theirs, strict=True)
+            same_outcome(exercise, e, m) for e, m in zip(expected, theirs, strict=True)
         ), f"{exercise.name}: mistake {mistake.name!r} agrees with the reference on every case"
         assert any(m.error is None for m in theirs), (
             f"{exercise.name}: mistake {mistake.name!r} raises on every case, so it would "
@@ -609,6 +341,6 @@ def validate(exercise: Exercise) -> None:
         )
         for other, outcomes in seen.items():
             assert not all(
-                _same_outcome(exercise, a, b) for a, b in zip(outcomes, theirs, strict=True)
+                same_outcome(exercise, a, b) for a, b in zip(outcomes, theirs, strict=True)
             ), f"{exercise.name}: mistakes {other!r} and {mistake.name!r} agree on every case"
         seen[mistake.name] = theirs
