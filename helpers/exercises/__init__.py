@@ -12,7 +12,7 @@ episode's exercises live in ``epNN`` and are listed below, one line each.
 from collections.abc import Callable
 from typing import Any
 
-from helpers.exercises import ep00, ep02
+from helpers.exercises import ep00, ep01, ep02, ep04
 from helpers.exercises.core import (
     Args,
     Case,
@@ -28,7 +28,9 @@ from helpers.exercises.core import (
 
 EXERCISES: Registry = merge(
     ep00.EXERCISES,
+    ep01.EXERCISES,
     ep02.EXERCISES,
+    ep04.EXERCISES,
 )
 
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from helpers.explorers.common import check_index, wrap_summary
 from helpers.gpt import GPT
 from helpers.plots import plot_attention, plot_heatmap
-from helpers.positional import sinusoidal_encoding
+from helpers.positional import SINUSOID_BASE, sinusoid_wavelength, sinusoidal_encoding
 from helpers.tasks import CausalReverseTask
 
 
@@ -55,7 +55,7 @@ class PositionView:
 
 
 def position_view(
-    position: int, dim: int, d_model: int, n_positions: int = 64, base: float = 10000.0
+    position: int, dim: int, d_model: int, n_positions: int = 64, base: float = SINUSOID_BASE
 ) -> PositionView:
     """What the explorer shows for ``position`` and dimension ``dim`` of a d_model-wide encoding."""
     if not isinstance(n_positions, int) or n_positions < 2:
@@ -69,7 +69,7 @@ def position_view(
     dots = pe @ pe[position]  # (T,): PE[j] . PE[position] for every j
     cosine = dots / (pe.norm(dim=-1) * pe[position].norm())  # (T,)
     weights = torch.softmax(dots / math.sqrt(d_model), dim=-1)  # (T,)
-    wavelength = 2 * math.pi * base ** ((dim - dim % 2) / d_model)  # the pair 2i, 2i+1 share it
+    wavelength = sinusoid_wavelength(dim, d_model, base)  # the pair 2i, 2i+1 share it
     return PositionView(position, dim, d_model, pe, pe[:, dim], cosine, weights, wavelength)
 
 
