@@ -107,7 +107,7 @@ def plot_query_attention(
                 textcoords="offset points",
                 ha="center",
                 va="bottom" if value >= 0 else "top",
-                fontsize=7,
+                fontsize=8,
             )
     ax_s.axhline(0, color="grey", linewidth=0.8)
     ax_s.margins(y=0.15)
