@@ -1,7 +1,8 @@
 """Scaled dot-product attention, written out, and the masks that shape it (episode 02).
 
 Episode 02 builds it step by step (section 3) and checks it against PyTorch (section 5);
-the causal mask is section 6; episode 03 adds the padding mask (section 5).
+the causal mask is section 6; episode 03 adds the padding mask and the sliding-window
+mask (section 5).
 
 Convention everywhere in the course: row vectors. A sequence of T tokens with C
 features is a (T, C) matrix (or (B, T, C) for a batch), and a projection is
@@ -100,3 +101,20 @@ def padding_mask(lengths: torch.Tensor | list[int], T: int) -> torch.Tensor:
         raise ValueError(f"every length must be in 1..{T}, got {lengths.tolist()}")
     positions = torch.arange(T)  # (T,)
     return (positions[None, :] < lengths[:, None])[:, None, :]  # (B, 1, T)
+
+
+def sliding_window_mask(
+    T: int, window: int, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Return a (T, T) boolean mask where query i may see keys i - window + 1 .. i only.
+
+    A causal mask cut to a band of ``window`` keys (the query's own included): local,
+    or sliding-window, attention. Each row allows min(i + 1, window) keys, so the mask
+    allows T * window - window * (window - 1) / 2 pairs once T >= window, not T(T + 1) / 2.
+    """
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"window must be a positive int (keys per query), got {window!r}")
+    if not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive int, got {T!r}")
+    # on the diagonal and up to window - 1 below it
+    return causal_mask(T, device=device).triu(diagonal=-(window - 1))

@@ -11,6 +11,7 @@ from helpers.attention import (
     causal_mask,
     padding_mask,
     scaled_dot_product_attention,
+    sliding_window_mask,
 )
 
 
@@ -85,3 +86,22 @@ def test_bad_masks_are_rejected():
         scaled_dot_product_attention(q, k, v, causal_mask(4))
     with pytest.raises(ValueError, match="1..4"):
         padding_mask([0, 4], 4)
+
+
+def test_sliding_window_mask_is_a_causal_band_of_window_keys():
+    m = sliding_window_mask(5, 2)
+    assert m.tolist() == [
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [0, 1, 1, 0, 0],
+        [0, 0, 1, 1, 0],
+        [0, 0, 0, 1, 1],
+    ]
+    assert torch.equal(sliding_window_mask(6, 6), causal_mask(6))  # a window as wide as T
+    assert torch.equal(sliding_window_mask(6, 9), causal_mask(6))
+    for T, w in ((1, 1), (7, 3), (40, 16)):
+        allowed = sliding_window_mask(T, w).sum().item()
+        expected = T * w - w * (w - 1) // 2 if T >= w else T * (T + 1) // 2
+        assert allowed == expected  # the count the docstring gives
+    with pytest.raises(ValueError, match="window"):
+        sliding_window_mask(5, 0)
