@@ -96,6 +96,21 @@ def test_influence_view_summary_names_the_layer_the_length_and_the_ratio():
     )
 
 
+def test_influence_view_follows_the_seed_offset_like_set_seed(monkeypatch):
+    from helpers import set_seed
+
+    monkeypatch.setenv("HELPERS_SEED_OFFSET", "2")
+    shifted = influence_view("RNN", 6, seed=1)
+    assert not torch.equal(shifted.influence, influence_view("RNN", 6, seed=3).influence)
+    set_seed(1)  # seeds with 1 + 2, as influence_view(seed=1) does under this offset
+    layer = SequenceLayer("RNN", 32)
+    x = torch.randn(6, 32)
+    readout = torch.nn.functional.normalize(torch.randn(32), dim=0)
+    assert torch.equal(last_output_influence(layer, x, readout), shifted.influence)
+    monkeypatch.delenv("HELPERS_SEED_OFFSET")
+    assert torch.equal(influence_view("RNN", 6, seed=3).influence, shifted.influence)
+
+
 def test_a_longer_sequence_leaves_the_lstms_first_token_less_influence():
     assert influence_view("LSTM", 68).ratio < influence_view("LSTM", 64).ratio
 
@@ -165,15 +180,35 @@ def test_gpt_attention_view_rejects_bad_arguments():
         gpt_attention_view(maps, list("abc"), 0, 0, 0)
 
 
-def test_plot_gpt_attention_view_outlines_the_query_row_on_the_given_ax():
+def test_plot_gpt_attention_view_outlines_the_query_row_and_draws_it_as_bars():
     import matplotlib.pyplot as plt
 
-    w = torch.softmax(torch.randn(4, 4), -1)
+    w = torch.softmax(torch.randn(4, 4).masked_fill(torch.ones(4, 4).triu(1).bool(), -1e9), -1)
     view = GPTAttentionView(list("ab c"), w, layer=1, head=0, query=2)
-    fig, (left, right) = plt.subplots(1, 2)
-    plot_gpt_attention_view(view, right)
-    boxes = [p for p in right.patches if isinstance(p, Rectangle)]
+    fig, (spare, ax_map, ax_row) = plt.subplots(1, 3)
+    assert plot_gpt_attention_view(view, (ax_map, ax_row)) is fig
+    boxes = [p for p in ax_map.patches if isinstance(p, Rectangle) and not p.get_fill()]
     assert len(boxes) == 1 and boxes[0].get_y() == 1.5 and boxes[0].get_width() == 4
-    assert not left.patches
-    assert right.get_title() == "Layer 1, head 0, query 2 ' '"
-    assert [t.get_text() for t in right.get_xticklabels()] == ["a", "b", "\u2423", "c"]
+    assert not spare.patches
+    assert ax_map.get_title() == "Layer 1, head 0, query 2 ' '"
+    assert [t.get_text() for t in ax_map.get_xticklabels()] == ["a", "b", "\u2423", "c"]
+    bars = ax_row.patches[:4]
+    assert [b.get_height() for b in bars] == pytest.approx(w[2].tolist())
+    strongest = int(w[2].argmax())
+    assert [b.get_facecolor() == bars[strongest].get_facecolor() for b in bars].count(True) == 1
+    assert [t.get_text() for t in ax_row.get_xticklabels()] == ["a", "b", "\u2423", "c"]
+    assert min(t.get_fontsize() for t in ax_row.get_xticklabels()) >= 8
+    assert ax_row.get_ylabel() == "attention weight" and "Query 2" in ax_row.get_title()
+    plt.close(fig)
+
+
+def test_plot_gpt_attention_view_makes_its_own_figure_and_checks_the_axes():
+    import matplotlib.pyplot as plt
+
+    view = GPTAttentionView(list("abc"), torch.eye(3), layer=0, head=1, query=2)
+    fig = plot_gpt_attention_view(view)
+    assert len(fig.axes) == 3  # heatmap, its colour bar, the row
+    plt.close(fig)
+    with pytest.raises(ValueError, match="two Axes"):
+        plot_gpt_attention_view(view, [plt.gca()])
+    plt.close("all")

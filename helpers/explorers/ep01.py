@@ -7,7 +7,7 @@ first look at attention weights") uses ``gpt_attention_view`` and
 ``plot_gpt_attention_view``. The contract is in ``helpers/explorers/__init__.py``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -17,7 +17,8 @@ from torch import nn
 
 from helpers.explorers.common import check_index, one_head, query_link, wrap_summary
 from helpers.multihead import MultiHeadAttention
-from helpers.plots import plot_attention
+from helpers.plots import plot_attention, token_label
+from helpers.seed import seed_offset
 
 SEQUENCE_LAYERS = ("RNN", "LSTM", "attention")
 
@@ -101,15 +102,17 @@ class InfluenceView:
 def influence_view(kind: str, T: int, d_model: int = 32, seed: int = 0) -> InfluenceView:
     """The last output's influence (T,) for a fresh ``kind`` layer on random input.
 
-    The layer's weights, the input (T, d_model) and the readout come from ``seed`` (the
-    global random state is left untouched), so the same arguments give the same numbers.
+    The layer's weights, the input (T, d_model) and the readout come from ``seed`` plus
+    HELPERS_SEED_OFFSET, as with ``helpers.set_seed`` (the global random state is left
+    untouched), so the same arguments give the same numbers, and a notebook that seeds
+    with ``set_seed(seed)`` before building the same layer gets the same layer.
     """
     if kind not in SEQUENCE_LAYERS:
         raise ValueError(f"kind must be one of {SEQUENCE_LAYERS}, got {kind!r}")
     if not isinstance(T, int) or T < 2:
         raise ValueError(f"T must be an int >= 2 (a first and a previous token), got {T!r}")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + seed_offset())
         layer = SequenceLayer(kind, d_model)
         x = torch.randn(T, d_model)  # (T, C)
         readout = torch.nn.functional.normalize(torch.randn(d_model), dim=0)  # (C,)
@@ -167,14 +170,47 @@ def gpt_attention_view(
 
 
 def plot_gpt_attention_view(
-    view: GPTAttentionView, ax: plt.Axes | None = None, *, title: str | None = None
+    view: GPTAttentionView,
+    axes: Sequence[plt.Axes] | None = None,
+    *,
+    title: str | None = None,
 ) -> Figure:
-    """The view's head with the query's row outlined in red."""
-    q = view.query
-    return plot_attention(
+    """The view's head with the query's row outlined in red, and that row as bars, key by key.
+
+    axes: the two Axes to draw on (heatmap, row); None makes a figure with both. The bars
+    read the outlined row of the heatmap one key at a time: the strongest key in red, the
+    keys after the query (hidden by the causal mask) shaded.
+    """
+    if axes is None:
+        _, axes = plt.subplots(
+            1, 2, figsize=(15, 6.2), gridspec_kw={"width_ratios": [1.15, 1]}, layout="constrained"
+        )
+    if len(axes) != 2:
+        raise ValueError(f"axes must be two Axes (heatmap, row), got {len(axes)}")
+    ax_map, ax_row = axes
+    q, tokens = view.query, view.tokens
+    T = len(tokens)
+    plot_attention(
         view.weights,
-        view.tokens,
-        title=title or f"Layer {view.layer}, head {view.head}, query {q} {view.tokens[q]!r}",
-        ax=ax,
+        tokens,
+        title=title or f"Layer {view.layer}, head {view.head}, query {q} {tokens[q]!r}",
+        ax=ax_map,
         outline_rows=[q],
     )
+    row = view.weights[q].detach().float().cpu()  # (T,): the query's weight on each key
+    key = int(row.argmax())
+    colours = ["crimson" if s == key else "tab:blue" for s in range(T)]
+    ax_row.bar(range(T), row.numpy(), color=colours)
+    if q + 1 < T:
+        ax_row.axvspan(q + 0.5, T - 0.5, color="lightgrey", alpha=0.6, lw=0)
+        ax_row.text(
+            (q + T) / 2, 0.95, "later keys:\nhidden (causal)", ha="center", va="top", fontsize=8
+        )
+    ax_row.set_xticks(range(T), [token_label(t) for t in tokens], fontsize=9)
+    ax_row.set_xlim(-0.5, T - 0.5)
+    ax_row.set_ylim(0, 1)
+    ax_row.set_title(f"Query {q} {tokens[q]!r} reads: its row, key by key (strongest in red)")
+    ax_row.set_xlabel("key (attended to)")
+    ax_row.set_ylabel("attention weight")
+    ax_row.grid(axis="y", alpha=0.3)
+    return ax_map.figure
