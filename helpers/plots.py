@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 OUTLINE_STYLE = {"fill": False, "edgecolor": "red", "linewidth": 2}  # the cells a figure points at
+TICK_FONTSIZE = 9  # points: a grid's token labels stay readable (8 pt at the least)
 
 
 def _as_array(x) -> np.ndarray:
@@ -167,13 +168,13 @@ def plot_attention(
             im = a.imshow(w[i, j], cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
             small = w.shape[-1] <= 16
             if tokens is not None and small:
-                a.set_xticks(range(len(tokens)), [token_label(t) for t in tokens], fontsize=7)
+                labels = [token_label(t) for t in tokens]
+                a.set_xticks(range(len(tokens)), labels, fontsize=TICK_FONTSIZE)
             else:
                 a.set_xticks([])
             if query_tokens is not None and small and j == 0:
-                a.set_yticks(
-                    range(len(query_tokens)), [token_label(t) for t in query_tokens], fontsize=7
-                )
+                labels = [token_label(t) for t in query_tokens]
+                a.set_yticks(range(len(query_tokens)), labels, fontsize=TICK_FONTSIZE)
             else:
                 a.set_yticks([])
             a.set_title(f"{row_labels[i]}, {col_labels[j]}", fontsize=9)

@@ -33,6 +33,14 @@ def test_grid_shares_one_colour_scale():
     assert len({im.get_clim() for im in images}) == 1
 
 
+def test_grid_tick_labels_are_readable():
+    fig = plot_attention(torch.rand(1, 2, 5, 5).softmax(-1), list("abcde"))
+    sizes = [t.get_fontsize() for ax in fig.axes[:2] for t in ax.get_xticklabels()]
+    sizes += [t.get_fontsize() for t in fig.axes[0].get_yticklabels()]
+    assert sizes and min(sizes) >= 8  # points
+    plt.close(fig)
+
+
 def test_bad_shapes():
     with pytest.raises(ValueError, match="shape"):
         plot_attention(torch.rand(2, 3, 3))
