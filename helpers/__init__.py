@@ -23,7 +23,8 @@ By concept, in the order the course builds them:
 - ``induction``    repeated random tokens and induction heads (episode 07)
 - ``plots``        ``plot_attention``, ``plot_losses``, ``plot_heatmap``: every figure's style
 - ``diagrams``     data-flow diagrams: ``plot_qkv_flow``, one head's Q/K/V flow (episode 02);
-                   ``plot_dependencies``, an RNN's chain vs attention's direct reads (episode 01)
+                   ``plot_dependencies``, an RNN's chain vs attention's direct reads (episode 01);
+                   ``plot_head_split``, (B, T, C) cut into heads by view + transpose (episode 03)
 - ``profiling``    what a computation costs: ``critical_path`` (longest chain of operations),
                    ``best_time``, ``interleaved_best_times``, ``peak_bytes`` (episode 01)
 

@@ -1,10 +1,14 @@
-"""helpers.diagrams: data-flow diagrams (episode 02's Q/K/V flow, episode 01's dependencies)."""
+"""helpers.diagrams: data-flow diagrams (episode 02's Q/K/V flow, episode 01's dependencies,
+episode 03's head split)."""
+
+import re
 
 import matplotlib.pyplot as plt
 import pytest
+import torch
 from matplotlib.patches import FancyBboxPatch
 
-from helpers.diagrams import plot_dependencies, plot_qkv_flow
+from helpers.diagrams import plot_dependencies, plot_head_split, plot_qkv_flow
 
 
 def _texts(fig):
@@ -103,3 +107,54 @@ def test_dependencies_draw_on_the_axes_they_are_given():
 def test_dependencies_reject_an_unknown_kind_and_no_characters(chars, kind, message):
     with pytest.raises(ValueError, match=message):
         plot_dependencies(chars, kind)
+
+
+def _cell_texts(ax):
+    """The "t,c" labels of the cells, in drawing order."""
+    return [t.get_text() for t in ax.texts if re.fullmatch(r"\d+,\d+", t.get_text())]
+
+
+def test_head_split_puts_every_token_in_every_head_with_that_head_s_features():
+    tokens, C, n_head = ["the", "cat", "sat", "down"], 4, 2
+    fig = plot_head_split(tokens, C, n_head, show_wrong=True)
+    ax = fig.axes[0]
+    cells = _cell_texts(ax)
+    T, hs = len(tokens), C // n_head
+    assert len(cells) == 4 * T * C  # four panels of T x C numbers each
+    # the split and wrong panels must say what view + transpose and a bare view give
+    q = torch.tensor([[10 * t + c for c in range(C)] for t in range(T)])[None]  # (1, T, C)
+    right = q.view(1, T, n_head, hs).transpose(1, 2)[0]  # (h, T, hs)
+    wrong = q.view(1, n_head, T, hs)[0]  # (h, T, hs): the mistake
+    as_text = lambda blocks: [f"{v // 10},{v % 10}" for v in blocks.flatten().tolist()]  # noqa: E731
+    panel = T * C
+    assert cells[2 * panel : 3 * panel] == as_text(right)
+    assert cells[3 * panel :] == as_text(wrong)
+    assert cells[:panel] == as_text(q[0])
+    texts = _texts(fig)
+    assert "transpose(1, 2)\n(h, T, hs) = (2, 4, 2)" in texts
+    assert any(t.startswith("wrong: view(B, h, T, hs)") for t in texts)
+    plt.close(fig)
+
+
+def test_head_split_colours_each_cell_by_its_feature_s_head_and_can_leave_out_the_mistake():
+    fig = plot_head_split(list("abc"), 6, 3, show_wrong=False)
+    ax = fig.axes[0]
+    cells = [p for p in ax.patches if p.get_width() == 1.0]
+    assert len(cells) == 3 * 3 * 6  # three panels
+    colours = {}
+    for patch, label in zip(cells, _cell_texts(ax), strict=True):
+        head = int(label.split(",")[1]) // 2
+        colours.setdefault(head, set()).add(patch.get_facecolor())
+    assert all(len(c) == 1 for c in colours.values()) and len(colours) == 3
+    assert len({next(iter(c)) for c in colours.values()}) == 3  # one colour per head
+    assert not any(t.startswith("wrong") for t in _texts(fig))
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [((["a"], 5, 2), "divisible"), (([], 4, 2), "at least one token"), ((["a"], 4, 0), "n_head")],
+)
+def test_head_split_rejects_sizes_that_do_not_split(args, message):
+    with pytest.raises(ValueError, match=message):
+        plot_head_split(*args)
