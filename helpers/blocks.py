@@ -45,6 +45,8 @@ class FeedForward(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-LN block: self-attention then feed-forward, each with a residual add.
 
+    post_ln=True gives the 2017 paper's post-LN block instead, ``x = ln1(x + attn(x));
+    x = ln2(x + ffn(x))``, for episode 05's comparison (section 5).
     fused, attention_fn: the attention path, as in ``MultiHeadAttention``.
     """
 
@@ -61,9 +63,12 @@ class TransformerBlock(nn.Module):
         gelu: str = "exact",
         fused: bool = True,
         attention_fn: AttentionFn | None = None,
+        post_ln: bool = False,
     ):
         super().__init__()
-        self.causal, self.residual = causal, residual
+        if post_ln and not norm:
+            raise ValueError("post_ln=True places the LayerNorms; it needs norm=True")
+        self.causal, self.residual, self.post_ln = causal, residual, post_ln
         self.ln1 = nn.LayerNorm(d_model, bias=bias) if norm else nn.Identity()
         self.attn = MultiHeadAttention(
             d_model, n_head, dropout=dropout, bias=bias, fused=fused, attention_fn=attention_fn
@@ -80,6 +85,13 @@ class TransformerBlock(nn.Module):
         cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, T, C) -> (B, T, C), and the attention weights (B, n_head, T, T_k) on request."""
+        if self.post_ln:  # LayerNorm after each residual add: the stream itself is normalised
+            a, weights = self.attn(
+                x, mask=mask, causal=self.causal, need_weights=need_weights, cache=cache
+            )
+            x = self.ln1(x + self.drop(a) if self.residual else self.drop(a))
+            f = self.ffn(x)
+            return self.ln2(x + f if self.residual else f), weights
         a, weights = self.attn(
             self.ln1(x), mask=mask, causal=self.causal, need_weights=need_weights, cache=cache
         )

@@ -1,5 +1,6 @@
 """helpers.blocks: feed-forward, the pre-LN block, the decoder block, the encoder-decoder."""
 
+import pytest
 import torch
 
 from helpers.blocks import DecoderBlock, EncoderDecoder, FeedForward, TransformerBlock
@@ -28,6 +29,33 @@ def test_causal_block_prefix_invariance():
     y = x.clone()
     y[0, 4:] = torch.randn(2, 8)
     assert torch.allclose(block(x)[0][:, :4], block(y)[0][:, :4], atol=1e-6)
+
+
+def test_post_ln_block_is_layer_norm_after_each_residual_add():
+    block = TransformerBlock(8, 2, post_ln=True).eval()
+    with torch.no_grad():  # LayerNorms that are not the identity at init, as after training
+        for norm in (block.ln1, block.ln2):
+            norm.weight.copy_(torch.randn(8))
+            norm.bias.copy_(torch.randn(8))
+    x = torch.randn(2, 4, 8) * 3
+    h = block.ln1(x + block.attn(x)[0])
+    expected = block.ln2(h + block.ffn(h))
+    out, weights = block(x, need_weights=True)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert weights.shape == (2, 2, 4, 4)
+    pre = TransformerBlock(8, 2).eval()
+    pre.load_state_dict(block.state_dict())  # the same weights, the other order
+    assert not torch.allclose(pre(x)[0], out, atol=1e-3)
+
+
+def test_post_ln_causal_block_keeps_its_prefix_and_needs_norm():
+    block = TransformerBlock(8, 2, causal=True, post_ln=True).eval()
+    x = torch.randn(1, 6, 8)
+    y = x.clone()
+    y[0, 4:] = torch.randn(2, 8)
+    assert torch.allclose(block(x)[0][:, :4], block(y)[0][:, :4], atol=1e-6)
+    with pytest.raises(ValueError, match="needs norm=True"):
+        TransformerBlock(8, 2, post_ln=True, norm=False)
 
 
 def test_switches_remove_residual_and_norm():

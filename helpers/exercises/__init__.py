@@ -12,7 +12,7 @@ episode's exercises live in ``epNN`` and are listed below, one line each.
 from collections.abc import Callable
 from typing import Any
 
-from helpers.exercises import ep00, ep01, ep02, ep04
+from helpers.exercises import ep00, ep01, ep02, ep04, ep05
 from helpers.exercises.core import (
     Args,
     Case,
@@ -31,6 +31,7 @@ EXERCISES: Registry = merge(
     ep01.EXERCISES,
     ep02.EXERCISES,
     ep04.EXERCISES,
+    ep05.EXERCISES,
 )
 
 
