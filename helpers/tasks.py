@@ -322,16 +322,27 @@ class ReverseTask:
         return [self.letters[int(i)] for i in idx]
 
 
-def mask_tokens(
-    idx: torch.Tensor, mask_id: int, p: float = 0.15, generator: torch.Generator | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT's masked-language-model input: hide about a fraction ``p`` of the tokens.
+BERT_MIX = (0.8, 0.1, 0.1)  # BERT's rule for the chosen positions: [MASK], a random token, kept
 
-    idx: token ids (B, T). Returns ``inputs`` (B, T), where the chosen positions hold
-    ``mask_id``, and ``targets`` (B, T): the original token at the chosen positions and
-    IGNORE_INDEX (-100, cross-entropy's default) everywhere else, so the loss is taken only where
-    a token was hidden. At least one position per sequence is chosen. (BERT also leaves
-    some chosen tokens unchanged or swaps them for random ones; this keeps only the mask.)
+
+def mask_tokens(
+    idx: torch.Tensor,
+    mask_id: int,
+    p: float = 0.15,
+    generator: torch.Generator | None = None,
+    mix: tuple[float, float, float] = (1.0, 0.0, 0.0),
+    vocab_size: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masked-language-model input: choose about a fraction ``p`` of the tokens to predict.
+
+    idx: token ids (B, T). Returns ``inputs`` (B, T) and ``targets`` (B, T): the original
+    token at the chosen positions and IGNORE_INDEX (-100, cross-entropy's default)
+    everywhere else, so the loss is taken only at the chosen positions. At least one
+    position per sequence is chosen. ``mix`` = (mask, random, keep) says what a chosen
+    position's input becomes: ``mask_id`` with the first probability, a random token
+    below ``vocab_size`` (never ``mask_id``) with the second, itself with the third. The
+    default hides every chosen token behind ``mask_id``; ``BERT_MIX`` (0.8, 0.1, 0.1) is
+    BERT's rule, so that the model cannot rely on seeing ``[MASK]`` wherever it is asked.
     """
     if idx.dim() != 2:
         raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
@@ -339,11 +350,34 @@ def mask_tokens(
         raise ValueError(f"p must be in (0, 1], got {p}")
     if (idx == mask_id).any():
         raise ValueError(f"mask_id {mask_id} already occurs in idx; it must be a token of its own")
+    if len(mix) != 3 or min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-6:
+        raise ValueError(
+            f"mix must be three probabilities (mask, random, keep) that sum to 1, got {mix}"
+        )
+    if mix[1] > 0:
+        if vocab_size is None or vocab_size < 2:
+            raise ValueError(
+                f"mix {mix} swaps in random tokens: give vocab_size (at least 2), got {vocab_size}"
+            )
+        if int(idx.max()) >= vocab_size:
+            raise ValueError(f"idx holds token {int(idx.max())}, not below vocab_size {vocab_size}")
     chosen = torch.rand(idx.shape, generator=generator) < p  # (B, T)
     empty = ~chosen.any(dim=1)  # rows where nothing was chosen get one random position
     if empty.any():
         pick = torch.randint(0, idx.shape[1], (int(empty.sum()),), generator=generator)
         chosen[empty.nonzero().squeeze(1), pick] = True
-    inputs = idx.masked_fill(chosen, mask_id)
     targets = idx.masked_fill(~chosen, IGNORE_INDEX)
+    if tuple(mix) == (1.0, 0.0, 0.0):
+        return idx.masked_fill(chosen, mask_id), targets
+    u = torch.rand(idx.shape, generator=generator)  # (B, T): which change a chosen position gets
+    to_mask = chosen & (u < mix[0])
+    to_random = chosen & (u >= mix[0]) & (u < mix[0] + mix[1])
+    inputs = idx.masked_fill(to_mask, mask_id)
+    n_random = int(to_random.sum())
+    if n_random:
+        skip_mask = 0 <= mask_id < vocab_size  # draw from the other vocab_size - 1 tokens
+        random = torch.randint(0, vocab_size - skip_mask, (n_random,), generator=generator)
+        if skip_mask:
+            random = random + (random >= mask_id).long()
+        inputs[to_random] = random.to(inputs.dtype)
     return inputs, targets

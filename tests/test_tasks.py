@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from helpers.tasks import (
+    BERT_MIX,
     IGNORE_INDEX,
     CausalReverseTask,
     KeyValueLookupTask,
@@ -242,6 +243,55 @@ def test_mask_tokens_rejects_a_mask_id_that_is_already_a_token():
         mask_tokens(torch.tensor([[1, 2, 3]]), mask_id=2)
     with pytest.raises(ValueError, match="p must"):
         mask_tokens(torch.tensor([[1, 2, 3]]), mask_id=9, p=0.0)
+
+
+def test_mask_tokens_bert_mix_masks_swaps_and_keeps_80_10_10():
+    idx = torch.randint(0, 50, (400, 64), generator=torch.Generator().manual_seed(1))
+    inputs, targets = mask_tokens(
+        idx,
+        mask_id=50,
+        p=0.15,
+        generator=torch.Generator().manual_seed(2),
+        mix=BERT_MIX,
+        vocab_size=50,
+    )
+    chosen = targets != IGNORE_INDEX
+    assert torch.equal(targets[chosen], idx[chosen]), "every chosen token is a target"
+    assert torch.equal(inputs[~chosen], idx[~chosen]), "the others are left alone"
+    n = int(chosen.sum())
+    assert abs(n / idx.numel() - 0.15) < 0.01
+    masked = (inputs[chosen] == 50).float().mean().item()
+    swapped = ((inputs[chosen] != 50) & (inputs[chosen] != idx[chosen])).float().mean().item()
+    kept = (inputs[chosen] == idx[chosen]).float().mean().item()
+    assert abs(masked - 0.8) < 0.02 and abs(kept - 0.1 - 0.1 / 49) < 0.02
+    assert abs(swapped - 0.1 * 48 / 49) < 0.02, "a random swap can land on the token itself"
+    assert int(inputs.max()) <= 50 and int(inputs.min()) >= 0
+
+
+def test_mask_tokens_random_swaps_never_draw_the_mask_id():
+    idx = torch.randint(0, 4, (200, 10), generator=torch.Generator().manual_seed(3))
+    idx[idx >= 2] += 1  # tokens 0, 1, 3, 4: the mask id 2 sits inside the vocabulary
+    inputs, targets = mask_tokens(idx, mask_id=2, p=0.5, mix=(0.0, 1.0, 0.0), vocab_size=5)
+    chosen = targets != IGNORE_INDEX
+    assert not (inputs == 2).any(), "with mix (0, 1, 0) nothing is masked, and no swap draws 2"
+    assert set(inputs[chosen].unique().tolist()) == {0, 1, 3, 4}
+
+
+def test_mask_tokens_default_is_unchanged_by_the_mix_option():
+    idx = torch.randint(0, 10, (8, 12), generator=torch.Generator().manual_seed(0))
+    a = mask_tokens(idx, 10, p=0.3, generator=torch.Generator().manual_seed(5))
+    b = mask_tokens(idx, 10, p=0.3, generator=torch.Generator().manual_seed(5), mix=(1.0, 0, 0))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_mask_tokens_rejects_a_bad_mix():
+    idx = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ValueError, match="sum to 1"):
+        mask_tokens(idx, mask_id=9, mix=(0.8, 0.1, 0.2))
+    with pytest.raises(ValueError, match="give vocab_size"):
+        mask_tokens(idx, mask_id=9, mix=BERT_MIX)
+    with pytest.raises(ValueError, match="not below vocab_size"):
+        mask_tokens(idx, mask_id=9, mix=BERT_MIX, vocab_size=3)
 
 
 # --- shared: HeldOutStrings ------------------------------------------------------------
