@@ -12,7 +12,7 @@ episode's exercises live in ``epNN`` and are listed below, one line each.
 from collections.abc import Callable
 from typing import Any
 
-from helpers.exercises import ep00, ep01, ep02, ep04, ep05
+from helpers.exercises import ep00, ep01, ep02, ep03, ep04, ep05, ep06
 from helpers.exercises.core import (
     Args,
     Case,
@@ -30,8 +30,10 @@ EXERCISES: Registry = merge(
     ep00.EXERCISES,
     ep01.EXERCISES,
     ep02.EXERCISES,
+    ep03.EXERCISES,
     ep04.EXERCISES,
     ep05.EXERCISES,
+    ep06.EXERCISES,
 )
 
 
