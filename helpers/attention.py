@@ -1,7 +1,8 @@
 """Scaled dot-product attention, written out, and the masks that shape it (episode 02).
 
 Episode 02 builds it step by step (section 3) and checks it against PyTorch (section 5);
-the causal mask is section 6; episode 03 adds the padding mask and the sliding-window
+the causal mask is section 6; the online softmax (one query, keys read block by block)
+is section 7; episode 03 adds the padding mask and the sliding-window
 mask (section 5).
 
 Convention everywhere in the course: row vectors. A sequence of T tokens with C
@@ -71,6 +72,38 @@ def scaled_dot_product_attention(
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # (..., T_q, T_k)
     return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
+
+
+def online_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int
+) -> torch.Tensor:
+    """Return one query's attention output, reading the keys ``block_size`` at a time.
+
+    Episode 02, section 7 ("Your turn 3"): the online softmax inside fused attention
+    kernels. q: (d_k,), k: (T_k, d_k), v: (T_k, d_v) -> (d_v,), equal to
+    softmax(k @ q / sqrt(d_k)) @ v. Only a running maximum m of the scores, a running
+    total of exp(score - m) and a running sum of exp(score - m) * value are kept between
+    blocks, so no score is ever exponentiated above 0.
+    """
+    if q.dim() != 1 or k.dim() != 2 or v.dim() != 2 or k.shape[-1] != q.shape[0]:
+        raise ValueError(
+            f"expected q (d_k,), k (T_k, d_k), v (T_k, d_v); got q {tuple(q.shape)}, "
+            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    m = torch.tensor(float("-inf"), dtype=q.dtype)  # running maximum of the scores seen
+    total = torch.zeros((), dtype=q.dtype)  # running sum of exp(score - m)
+    acc = torch.zeros(v.shape[-1], dtype=v.dtype)  # (d_v,): running sum of exp(score - m) * v
+    for start in range(0, k.shape[0], block_size):
+        s = k[start : start + block_size] @ q / math.sqrt(q.shape[0])  # (b,) this block's scores
+        m_new = torch.maximum(m, s.max())
+        rescale = torch.exp(m - m_new)  # the old sums were measured against m, not m_new
+        p = torch.exp(s - m_new)  # (b,): every exponent <= 0
+        total = total * rescale + p.sum()
+        acc = acc * rescale + p @ v[start : start + block_size]  # (b,) @ (b, d_v) -> (d_v,)
+        m = m_new
+    return acc / total  # (d_v,)
 
 
 def causal_mask(

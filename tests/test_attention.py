@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from helpers.attention import (
     attention_scores,
     causal_mask,
+    online_attention,
     padding_mask,
     scaled_dot_product_attention,
     sliding_window_mask,
@@ -105,3 +106,30 @@ def test_sliding_window_mask_is_a_causal_band_of_window_keys():
         assert allowed == expected  # the count the docstring gives
     with pytest.raises(ValueError, match="window"):
         sliding_window_mask(5, 0)
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 5, 9])
+def test_online_attention_equals_attention_over_all_keys_at_once(block_size):
+    q, k, v = torch.randn(6), torch.randn(9, 6), torch.randn(9, 4)
+    whole, _ = scaled_dot_product_attention(q[None], k, v)  # (1, d_v)
+    assert torch.allclose(online_attention(q, k, v, block_size), whole[0], atol=1e-6)
+
+
+def test_online_attention_stays_finite_where_exp_of_the_scores_overflows():
+    q, k, v = torch.ones(4), torch.randn(8, 4), torch.randn(8, 2)
+    k[-1] = 100.0  # scaled score 200: exp(200) is inf in float32
+    assert torch.isinf(torch.exp(k @ q / 2)).any()
+    assert torch.allclose(online_attention(q, k, v, 4), v[-1], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("q", "k", "v", "block_size", "message"),
+    [
+        (torch.randn(1, 4), torch.randn(8, 4), torch.randn(8, 2), 4, r"q \(d_k,\)"),
+        (torch.randn(4), torch.randn(8, 3), torch.randn(8, 2), 4, r"k \(8, 3\)"),
+        (torch.randn(4), torch.randn(8, 4), torch.randn(8, 2), 0, "block_size must be"),
+    ],
+)
+def test_online_attention_rejects_bad_input(q, k, v, block_size, message):
+    with pytest.raises(ValueError, match=message):
+        online_attention(q, k, v, block_size)
