@@ -5,7 +5,14 @@ import torch
 from matplotlib.patches import Rectangle
 
 from helpers.attention import causal_mask
-from helpers.explorers.ep03 import MASK_KINDS, HeadView, build_mask, head_view, plot_head_view
+from helpers.explorers.ep03 import (
+    MASK_KINDS,
+    WINDOW,
+    HeadView,
+    build_mask,
+    head_view,
+    plot_head_view,
+)
 from helpers.multihead import MultiHeadAttention
 
 
@@ -16,6 +23,29 @@ def test_build_mask_hides_padding_keys_and_future_keys():
     assert pad[:, :3].all() and not pad[:, 3:].any()  # every query, real keys only
     assert torch.equal(build_mask("causal", 3, 5), causal_mask(5))
     assert torch.equal(build_mask("padding + causal", 3, 5), pad & causal_mask(5))
+
+
+def test_build_mask_sliding_window_is_a_causal_band_of_window_keys():
+    mask = build_mask("sliding window", 4, 5, window=2)
+    assert mask.tolist() == [
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [0, 1, 1, 0, 0],
+        [0, 0, 1, 1, 0],
+        [0, 0, 0, 1, 1],  # a padding query, like under "causal": junk nobody reads
+    ]
+    assert WINDOW == 3 and (build_mask("sliding window", 6, 8).sum(-1) <= 3).all()
+    assert build_mask("sliding window", 6, 8).any(-1).all()  # every query keeps a key
+
+
+def test_head_view_under_a_sliding_window_masks_every_key_outside_it():
+    attn = MultiHeadAttention(8, 2).eval()
+    x = torch.randn(8, 8)
+    view = head_view(attn, x, list("abcdefgh"), 8, 0, "sliding window", query=6)
+    assert view.masked == 8 - WINDOW
+    assert (view.weights[6, :4] == 0).all() and view.weights[6, 4:7].sum() > 0.999
+    assert view.summary().startswith("head 0, sliding window: query 6 'g'")
+    assert view.summary().endswith(f"{8 - WINDOW} of 8 keys masked")
 
 
 def test_build_mask_rejects_unknown_kinds_and_lengths():

@@ -2,7 +2,9 @@
 
 Section 7 ("Explore: examples, heads and masks") uses ``MASK_KINDS``, ``build_mask``,
 ``head_view`` and ``plot_head_view``. The contract is in
-``helpers/explorers/__init__.py``.
+``helpers/explorers/__init__.py``. The masks are section 5's: padding, causal, both, and a
+sliding window of ``WINDOW`` keys (local attention; causal, so it hides end padding from
+every real token as the causal mask does).
 """
 
 from collections.abc import Sequence
@@ -12,18 +14,20 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from helpers.attention import causal_mask, padding_mask
+from helpers.attention import causal_mask, padding_mask, sliding_window_mask
 from helpers.explorers.common import check_index, query_link, wrap_summary
 from helpers.multihead import MultiHeadAttention
 from helpers.plots import plot_attention
 
-MASK_KINDS = ("none", "padding", "causal", "padding + causal")
+MASK_KINDS = ("none", "padding", "causal", "padding + causal", "sliding window")
+WINDOW = 3  # keys per query under the sliding window, the query's own included
 
 
-def build_mask(kind: str, length: int, T: int) -> torch.Tensor | None:
+def build_mask(kind: str, length: int, T: int, window: int = WINDOW) -> torch.Tensor | None:
     """The (T, T) boolean mask ``kind`` for one sequence of ``length`` real tokens padded to T.
 
-    True = the query (row) may attend to the key (column). 'none' gives None.
+    True = the query (row) may attend to the key (column). 'none' gives None; the sliding
+    window lets query i see keys i - window + 1 .. i (so it is causal too).
     """
     if kind not in MASK_KINDS:
         raise ValueError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}")
@@ -35,6 +39,9 @@ def build_mask(kind: str, length: int, T: int) -> torch.Tensor | None:
     if "causal" in kind:
         tri = causal_mask(T)  # (T, T)
         mask = tri if mask is None else mask & tri
+    if "sliding window" in kind:
+        band = sliding_window_mask(T, window)  # (T, T)
+        mask = band if mask is None else mask & band
     return mask
 
 
