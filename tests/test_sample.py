@@ -16,6 +16,15 @@ def test_sample_is_reproducible_and_the_cache_changes_nothing(sample_checkpoint)
     assert sample_text(model, tok, "a", 20, seed=3) == sample_text(model, tok, "a", 20, seed=3)
 
 
+def test_the_seed_offset_moves_the_sample_like_a_seed(sample_checkpoint, monkeypatch):
+    model, tok, _ = load_gpt(str(sample_checkpoint))
+    monkeypatch.setenv("HELPERS_SEED_OFFSET", "0")
+    plain, shifted = (sample_text(model, tok, "a", 20, temperature=3.0, seed=s) for s in (3, 5))
+    assert plain != shifted
+    monkeypatch.setenv("HELPERS_SEED_OFFSET", "2")
+    assert sample_text(model, tok, "a", 20, temperature=3.0, seed=3) == shifted
+
+
 def test_an_empty_prompt_is_refused(sample_checkpoint):
     model, tok, _ = load_gpt(str(sample_checkpoint))
     with pytest.raises(ValueError, match="prompt must not be empty"):

@@ -15,6 +15,7 @@ from helpers.data import DATA_DIR, CharTokenizer
 from helpers.device import choose_device
 from helpers.gpt import GPT, GPTConfig
 from helpers.multihead import AttentionFn
+from helpers.seed import seed_offset
 from helpers.train.checkpoints import load_checkpoint
 
 REFERENCE_CHECKPOINT = DATA_DIR / "checkpoints" / "step_2500.pt"  # made by make checkpoints
@@ -63,12 +64,16 @@ def sample_text(
     seed: int = 0,
     use_cache: bool = True,
 ) -> str:
-    """The prompt followed by ``max_new_tokens`` generated characters."""
+    """The prompt followed by ``max_new_tokens`` generated characters.
+
+    The draws come from a generator seeded with ``seed`` plus HELPERS_SEED_OFFSET (as
+    ``helpers.set_seed`` does), so ``make test-seeds`` samples other text too.
+    """
     if not prompt:
         raise ValueError("the prompt must not be empty (the model needs a first character)")
     device = next(model.parameters()).device
     idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed + seed_offset())
     out = model.generate(
         idx, max_new_tokens, temperature, top_k, use_cache=use_cache, generator=gen
     )
