@@ -12,7 +12,7 @@ episode's exercises live in ``epNN`` and are listed below, one line each.
 from collections.abc import Callable
 from typing import Any
 
-from helpers.exercises import ep00, ep01, ep02, ep03, ep04, ep05, ep06
+from helpers.exercises import ep00, ep01, ep02, ep03, ep04, ep05, ep06, ep07
 from helpers.exercises.core import (
     Args,
     Case,
@@ -34,6 +34,7 @@ EXERCISES: Registry = merge(
     ep04.EXERCISES,
     ep05.EXERCISES,
     ep06.EXERCISES,
+    ep07.EXERCISES,
 )
 
 
