@@ -179,3 +179,11 @@ def test_plot_gpt_head_labels_the_axes_with_visible_characters():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "\u2423", "b", "\u21b5"]
     assert ax.get_title() == "Layer 1, head 3: who attends to whom" and len(fig.axes) == 2
+
+
+def test_plot_gpt_head_outlines_the_cells_it_is_given():
+    w = torch.softmax(torch.randn(4, 4), -1)
+    view = GPTHeadView(list("ab c"), w, 1, 0, previous=0.0, itself=0.0, first=0.0, mean_back=0.0)
+    ax = plot_gpt_head(view, outline_cells=[(3, 2), (2, 2)], title="word starts").axes[0]
+    corners = sorted(p.get_xy() for p in ax.patches)
+    assert corners == [(1.5, 1.5), (1.5, 2.5)] and ax.get_title() == "word starts"

@@ -5,7 +5,7 @@ Section 8 ("Generation: temperature and top-k") uses ``next_char_view`` and
 ``plot_gpt_head``. The contract is in ``helpers/explorers/__init__.py``.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -187,9 +187,16 @@ def gpt_head_view(maps: torch.Tensor, tokens: Sequence[str], layer: int, head: i
 
 
 def plot_gpt_head(
-    view: GPTHeadView, ax: plt.Axes | None = None, *, title: str | None = None
+    view: GPTHeadView,
+    ax: plt.Axes | None = None,
+    *,
+    title: str | None = None,
+    outline_cells: Iterable[tuple[int, int]] = (),
 ) -> Figure:
-    """The view's head, spaces and newlines visible on the axes (``plot_attention``)."""
+    """The view's head, spaces and newlines visible on the axes (``plot_attention``).
+
+    outline_cells: (query, key) pairs outlined in red, e.g. where the text says a head looks.
+    """
     if ax is None:  # a square-ish figure that fits a notebook column for ~30 characters
         T = len(view.tokens)
         _, ax = plt.subplots(figsize=(min(9.0, 0.25 * T + 2.0), min(7.5, 0.22 * T + 1.5)))
@@ -198,4 +205,5 @@ def plot_gpt_head(
         view.tokens,
         title=title or f"Layer {view.layer}, head {view.head}: who attends to whom",
         ax=ax,
+        outline_cells=outline_cells,
     )
