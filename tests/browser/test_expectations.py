@@ -160,7 +160,7 @@ def reference_heads() -> tuple[Pair, list[Pair]]:
     with torch.no_grad():
         maps = model.attention_maps(torch.tensor([tokenizer.encode(sentence)]))[0]
     near, word_start = (gpt_head_view(maps, list(sentence), layer, 0).summary() for layer in (0, 1))
-    return (near, word_start), [(word_start, near)]
+    return (word_start, near), [(near, word_start)]
 
 
 CASES: dict[tuple[str, int], Callable[[], tuple[Pair, list[Pair]]]] = {
