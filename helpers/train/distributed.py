@@ -72,8 +72,13 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def stop() -> None:
-    """Leave the process group, if one is running."""
+    """Leave the process group, if one is running, once every process has got here.
+
+    Rank 0 writes the outputs while the others wait: without the barrier a process could
+    tear its connections down while another still uses them (seen as a SIGABRT under load).
+    """
     if is_distributed():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
