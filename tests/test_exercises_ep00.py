@@ -5,14 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from helpers.exercises import EXERCISES, check
-from helpers.exercises.core import MISTAKE, NOT_WRITTEN, PASSED, WRONG_SHAPE, validate
+from helpers.exercises.core import MISTAKE, WRONG_SHAPE, validate
 from helpers.exercises.ep00 import CROSS_ENTROPY, LINEAR, cross_entropy, linear
 
 NAMES = ("linear", "cross_entropy")
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -28,33 +24,6 @@ def test_registered_and_valid(name):
 def test_mistakes_stay_distinct_for_other_seeds(name, offset, monkeypatch):
     monkeypatch.setenv("HELPERS_SEED_OFFSET", offset)
     validate(EXERCISES[name])
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes(name, capsys):
-    result = check(name, EXERCISES[name].reference)
-    assert result.passed and result.status == PASSED
-    assert f"{name}: PASSED" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_is_not_written_yet(name):
-    result = check(name, stub, quiet=True)
-    assert not result.passed and result.status == NOT_WRITTEN
-    assert "not written yet" in result.message
-
-
-@pytest.mark.parametrize(
-    ("name", "mistake"),
-    [(n, m) for n in NAMES for m in EXERCISES[n].mistakes],
-    ids=lambda v: v if isinstance(v, str) else v.name[:40],
-)
-def test_every_known_mistake_is_named_with_its_own_hint(name, mistake):
-    for fn in (mistake.fn, *mistake.also):
-        result = check(name, fn, quiet=True)
-        assert not result.passed and result.status == MISTAKE
-        assert result.mistake == mistake.name
-        assert mistake.hint in result.message
 
 
 # --- linear ------------------------------------------------------------------------
@@ -90,16 +59,6 @@ def test_linear_unrelated_wrong_answer_gets_no_hint():
     result = check("linear", lambda x, w, b: 2 * (x @ w.T) + b, quiet=True)
     assert not result.passed and result.status != MISTAKE and "Hint" not in result.message
     assert "case 1 of 5" in result.message
-
-
-def test_linear_crash_is_reported_not_raised():
-    def crashes(x, weight, bias):
-        return x @ weight.T + bias[5]
-
-    result = check("linear", crashes, quiet=True)
-    assert "IndexError" in result.message and "raise_errors=True" in result.message
-    with pytest.raises(IndexError):
-        check("linear", crashes, raise_errors=True, quiet=True)
 
 
 # --- cross_entropy -----------------------------------------------------------------

@@ -6,21 +6,12 @@ import pytest
 import torch
 
 from helpers.exercises import EXERCISES, check
-from helpers.exercises.core import ERROR, MISTAKE, NOT_WRITTEN, WRONG_SHAPE, WRONG_VALUES, validate
+from helpers.exercises.core import ERROR, MISTAKE, WRONG_SHAPE, WRONG_VALUES, validate
 from helpers.exercises.ep04 import sinusoidal_table, token_plus_position
 
 
 def quiet_check(name, fn, **kwargs):
     return check(name, fn, quiet=True, **kwargs)
-
-
-def all_mistakes(name):
-    """(mistake name, hint, function) for every way of writing each known mistake."""
-    return [
-        pytest.param(m.name, m.hint, fn, id=f"{m.name}[{i}]")
-        for m in EXERCISES[name].mistakes
-        for i, fn in enumerate((m.fn, *m.also))
-    ]
 
 
 @pytest.mark.parametrize("name", ["sinusoidal_table", "token_plus_position"])
@@ -30,12 +21,6 @@ def test_each_exercise_tells_its_mistakes_apart(name):
 
 
 # --- sinusoidal_table ----------------------------------------------------------------
-
-
-def test_sinusoidal_reference_passes_with_one_short_verdict(capsys):
-    result = check("sinusoidal_table", sinusoidal_table)
-    assert result.passed
-    assert capsys.readouterr().out.count("\n") == 1, "one short verdict"
 
 
 def test_sinusoidal_reference_is_the_formula_of_section_2():
@@ -80,13 +65,6 @@ def test_other_correct_ways_of_writing_the_table_pass(learner):
     assert quiet_check("sinusoidal_table", learner).passed
 
 
-@pytest.mark.parametrize(("name", "hint", "fn"), all_mistakes("sinusoidal_table"))
-def test_each_sinusoidal_mistake_is_named_with_its_own_hint(name, hint, fn):
-    result = quiet_check("sinusoidal_table", fn)
-    assert not result.passed and result.status == MISTAKE and result.mistake == name
-    assert hint in result.message
-
-
 def _learner_swapped_slices(T, d_model):
     pos = torch.arange(T).float()[:, None]
     omega = 1 / 10000 ** (torch.arange(0, d_model, 2).float() / d_model)
@@ -123,14 +101,6 @@ def _learner_loop_over_columns(T, d_model):
 def test_sinusoidal_mistakes_as_learners_write_them_are_named(learner, mistake):
     result = quiet_check("sinusoidal_table", learner)
     assert result.status == MISTAKE and result.mistake.startswith(mistake)
-
-
-def test_sinusoidal_stub_is_not_written_yet():
-    def stub(T, d_model):
-        raise NotImplementedError
-
-    result = quiet_check("sinusoidal_table", stub)
-    assert result.status == NOT_WRITTEN and "not written yet" in result.message
 
 
 def test_sinusoidal_wrong_shape_names_both_shapes():
@@ -185,8 +155,7 @@ def test_sinusoidal_tolerance_accepts_float32_and_rejects_a_small_real_error():
 # --- token_plus_position -------------------------------------------------------------
 
 
-def test_token_plus_position_reference_passes_and_is_what_gpt_computes():
-    assert quiet_check("token_plus_position", token_plus_position).passed
+def test_token_plus_position_reference_is_what_gpt_computes():
     from helpers.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)
@@ -217,13 +186,6 @@ def test_other_correct_ways_of_adding_positions_pass(learner):
     assert quiet_check("token_plus_position", learner).passed
 
 
-@pytest.mark.parametrize(("name", "hint", "fn"), all_mistakes("token_plus_position"))
-def test_each_token_plus_position_mistake_is_named_with_its_own_hint(name, hint, fn):
-    result = quiet_check("token_plus_position", fn)
-    assert not result.passed and result.status == MISTAKE and result.mistake == name
-    assert hint in result.message
-
-
 def _learner_len_idx(idx, tok_table, pos_table):
     return tok_table[idx] + pos_table[: len(idx)]  # len() of a (B, T) tensor is B
 
@@ -246,11 +208,7 @@ def test_token_plus_position_mistakes_as_learners_write_them_are_named(learner, 
     assert result.status == MISTAKE and result.mistake == mistake
 
 
-def test_token_plus_position_stub_wrong_shape_and_exception():
-    def stub(idx, tok_table, pos_table):
-        raise NotImplementedError("your code here")
-
-    assert quiet_check("token_plus_position", stub).status == NOT_WRITTEN
+def test_token_plus_position_wrong_shape_and_exception():
     flat = quiet_check(
         "token_plus_position", lambda i, t, p: token_plus_position(i, t, p).flatten(0, 1)
     )

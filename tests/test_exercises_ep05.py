@@ -7,14 +7,10 @@ from torch import nn
 
 from helpers.blocks import TransformerBlock
 from helpers.exercises import EXERCISES, check
-from helpers.exercises.core import ERROR, MISTAKE, NOT_WRITTEN, PASSED, WRONG_SHAPE, validate
+from helpers.exercises.core import ERROR, MISTAKE, WRONG_SHAPE, validate
 from helpers.exercises.ep05 import LAYER_NORM, PRE_LN_BLOCK, layer_norm, pre_ln_block
 
 NAMES = ("layer_norm", "pre_ln_block")
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -30,33 +26,6 @@ def test_registered_and_valid(name):
 def test_mistakes_stay_distinct_for_other_seeds(name, offset, monkeypatch):
     monkeypatch.setenv("HELPERS_SEED_OFFSET", offset)
     validate(EXERCISES[name])
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_passes(name, capsys):
-    result = check(name, EXERCISES[name].reference)
-    assert result.passed and result.status == PASSED
-    assert f"{name}: PASSED" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_stub_is_not_written_yet(name):
-    result = check(name, stub, quiet=True)
-    assert not result.passed and result.status == NOT_WRITTEN
-    assert "not written yet" in result.message
-
-
-@pytest.mark.parametrize(
-    ("name", "mistake"),
-    [(n, m) for n in NAMES for m in EXERCISES[n].mistakes],
-    ids=lambda v: v if isinstance(v, str) else v.name[:40],
-)
-def test_every_known_mistake_is_named_with_its_own_hint(name, mistake):
-    for fn in (mistake.fn, *mistake.also):
-        result = check(name, fn, quiet=True)
-        assert not result.passed and result.status == MISTAKE
-        assert result.mistake == mistake.name
-        assert mistake.hint in result.message
 
 
 def test_hints_do_not_give_the_answer_away():
@@ -130,16 +99,6 @@ def test_layer_norm_wrong_shape_names_both_shapes():
 def test_layer_norm_unrelated_wrong_answer_gets_no_hint():
     result = check("layer_norm", lambda x, g, b, eps=1e-5: 0.9 * _by_hand(x, g, b, eps), quiet=True)
     assert not result.passed and result.status != MISTAKE and "Hint" not in result.message
-
-
-def test_layer_norm_crash_is_reported_not_raised():
-    def crashes(x, gamma, beta, eps=1e-5):
-        return _by_hand(x, gamma[:2], beta, eps)
-
-    result = check("layer_norm", crashes, quiet=True)
-    assert result.status == ERROR and "RuntimeError" in result.message
-    with pytest.raises(RuntimeError):
-        check("layer_norm", crashes, raise_errors=True, quiet=True)
 
 
 # --- pre_ln_block -------------------------------------------------------------------
