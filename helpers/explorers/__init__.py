@@ -28,4 +28,5 @@ Modules:
 - ``ep04``    04_positional_encoding: the sinusoidal encoding; a reversal model's head
 - ``ep05``    05_transformer_block: attention and the residual stream through a stack
 - ``ep06``    06_gpt_one_piece: next-character distribution and sampling; what a head does
+- ``ep07``    07_pretrained: one head of the attention-only model on a repeated string
 """

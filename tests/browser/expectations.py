@@ -185,4 +185,19 @@ EXPECTATIONS: dict[str, list[Expect]] = {
             "head 0 looks mostly one character back, several characters less far",
         ),
     ],
+    "07_pretrained": [
+        Expect(
+            control="layer",
+            pattern=rf"layer (?P<layer>\d+), head (?P<head>\d+), a string of (?P<L>\d+) tokens "
+            rf"repeated: induction score (?P<score>{NUMBER})",
+            holds=lambda b, a: (
+                (b["layer"], a["layer"], a["head"], a["L"]) == (0, 1, b["head"], b["L"])
+                and b["score"] < 0.2
+                and a["score"] > 0.5
+            ),
+            says="layer 1's heads are induction heads and layer 0's are not: from layer 0 to layer "
+            "1, the same head number on the same row goes from an induction score below 0.2 to "
+            "one above 0.5",
+        ),
+    ],
 }

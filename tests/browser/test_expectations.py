@@ -25,6 +25,7 @@ from helpers.explorers.ep03 import head_view
 from helpers.explorers.ep04 import ReversalView, position_view
 from helpers.explorers.ep05 import StackTrace, stack_view
 from helpers.explorers.ep06 import gpt_head_view, next_char_view
+from helpers.explorers.ep07 import InductionHeadView
 from helpers.gpt import GPT, GPTConfig
 from helpers.multihead import MultiHeadAttention
 from helpers.sample import REFERENCE_CHECKPOINT, load_gpt
@@ -163,6 +164,18 @@ def reference_heads() -> tuple[Pair, list[Pair]]:
     return (word_start, near), [(near, word_start)]
 
 
+def induction_layer() -> tuple[Pair, list[Pair]]:
+    def summary(layer: int, head: int, score: float, length: int = 8) -> str:
+        tokens = list("abcdefgh"[:length] * 2)
+        eye = torch.eye(2 * length)
+        return InductionHeadView(tokens, eye, length, layer, head, score, 0.1, length).summary()
+
+    layer0, layer1 = summary(0, 0, 0.05), summary(1, 0, 0.75)
+    no_induction = summary(1, 0, 0.3)  # a layer-1 head that does not look at the answers
+    other_row = summary(1, 0, 0.75, length=6)
+    return (layer0, layer1), [(layer1, layer0), (layer0, no_induction), (layer0, other_row)]
+
+
 CASES: dict[tuple[str, int], Callable[[], tuple[Pair, list[Pair]]]] = {
     ("00_pytorch_primer", 0): similarity_temperature,
     ("01_rnn_vs_transformer", 0): lstm_length,
@@ -174,6 +187,7 @@ CASES: dict[tuple[str, int], Callable[[], tuple[Pair, list[Pair]]]] = {
     ("05_transformer_block", 0): stream_layer,
     ("06_gpt_one_piece", 0): reference_temperature,
     ("06_gpt_one_piece", 1): reference_heads,
+    ("07_pretrained", 0): induction_layer,
 }
 
 
