@@ -16,7 +16,7 @@ TEST_ENV := MPLBACKEND=Agg MPLCONFIGDIR=$(RUNS)/home/matplotlib \
 # two notebooks at a time; --dist loadfile keeps each notebook's cells on one worker, in order
 NBVAL_FLAGS := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 -n 2 --dist loadfile
 
-.PHONY: help install lab test lint unit nbval nbval-native nbval-generic test-seeds test-browser notebooks train sample checkpoints bench clean
+.PHONY: help install lab test lint unit nbval nbval-native nbval-generic test-seeds test-browser notebooks train sample checkpoints lr-sweep larger-run bench clean
 
 help:
 	@echo "make lab           install (first time) and open the course in JupyterLab"
@@ -98,6 +98,13 @@ sample: $(STAMP)
 
 checkpoints: $(STAMP)
 	$(BIN)/python -m helpers.train --preset reference --threads 2 --no-progress --out-dir runs/reference --ship-to data/checkpoints $(ARGS)
+
+lr-sweep: $(STAMP)
+	$(BIN)/python -m helpers.train.sweep --threads 2 --out data/checkpoints/lr_sweep.json $(ARGS)
+
+larger-run: $(STAMP)
+	$(BIN)/python -m helpers.train --preset larger --threads 2 --no-progress --out-dir runs/larger \
+		--ship-to data/checkpoints/larger --ship-history-only $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(ARGS)

@@ -67,6 +67,16 @@ def test_cli_snapshots_carry_the_vocabulary(tmp_path, corpus_file):
     assert json.loads((ship / "settings.json").read_text())["snapshots"] == [2]
 
 
+def test_cli_ship_history_only_ships_no_model(tmp_path, corpus_file):
+    out, ship = tmp_path / "run", tmp_path / "ship"
+    argv = ["--corpus", str(corpus_file), "--out-dir", str(out), "--max-steps", "4", *TINY]
+    assert (
+        main(argv + ["--snapshot-steps", "2", "--ship-to", str(ship), "--ship-history-only"]) == 0
+    )
+    assert {p.name for p in ship.iterdir()} == {"history.json", "loss.png", "settings.json"}
+    assert (out / "step_2.pt").is_file(), "the run itself still saves its snapshot"
+
+
 def test_cli_resume_continues_the_curve(tmp_path, corpus_file):
     out = tmp_path / "run"
     base = ["--corpus", str(corpus_file), "--out-dir", str(out), *TINY]

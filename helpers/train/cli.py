@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated steps at which to save step_N.pt",
     )
     p.add_argument("--ship-to", default=None, help="also copy the snapshots and history here")
+    p.add_argument(
+        "--ship-history-only",
+        action="store_true",
+        help="with --ship-to: copy the history, plot and settings but no model files",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--device", choices=DEVICE_CHOICES, default=None)
@@ -152,9 +157,12 @@ def _check_resume_vocabulary(ckpt_path: Path, tokenizer: CharTokenizer) -> None:
 
 
 def _ship(ship: Path, out_dir: Path, result: TrainResult, model, snapshots, extra, fmt, command):
-    """Copy the snapshots, the final model, the history and the settings to ``ship``."""
+    """Copy the snapshots, the final model, the history and the settings to ``ship``.
+
+    ``snapshots=None`` ships no model at all (``--ship-history-only``).
+    """
     ship.mkdir(parents=True, exist_ok=True)
-    for step in (*snapshots, result.step):
+    for step in () if snapshots is None else (*snapshots, result.step):
         src = out_dir / f"step_{step}.pt"
         if step == result.step and not src.exists():
             save_checkpoint(src, model, step=step, history=result.history, extra=extra)
@@ -243,7 +251,7 @@ def run(argv: list[str] | None = None) -> TrainResult:
                 out_dir,
                 result,
                 model,
-                snapshots,
+                None if args.ship_history_only else snapshots,
                 extra,
                 args.history_format,
                 command,
