@@ -18,7 +18,8 @@ PRESETS: dict[str, dict] = {
         warmup_steps=50,
         eval_interval=50,
     ),
-    # episode 06's reference run (make checkpoints): about 20 minutes on 2 CPU cores
+    # episode 06's reference run (make checkpoints): about 20 minutes on 2 CPU cores.
+    # Its peak rate is the best of `make lr-sweep` (data/checkpoints/lr_sweep.json).
     "reference": dict(
         n_layer=4,
         n_head=4,
@@ -27,12 +28,29 @@ PRESETS: dict[str, dict] = {
         dropout=0.1,
         batch_size=32,
         max_steps=2500,
-        lr=2e-3,
-        min_lr=2e-4,
-        warmup_steps=100,
+        lr=1.6e-2,
+        min_lr=1.6e-3,
+        warmup_steps=50,
         eval_interval=100,
         eval_iters=10,
         snapshot_steps=(200, 1000),
+    ),
+    # episode 06's overfitting check (make larger-run, about 25 minutes on 2 CPU cores): a
+    # model three times the reference's size, no dropout, half its peak rate (wider models
+    # want smaller steps). Only its loss history is shipped: its weights would take 11 MB.
+    "larger": dict(
+        n_layer=6,
+        n_head=6,
+        n_embd=192,
+        block_size=128,
+        dropout=0.0,
+        batch_size=32,
+        max_steps=1500,
+        lr=8e-3,
+        min_lr=8e-4,
+        warmup_steps=50,
+        eval_interval=100,
+        eval_iters=10,
     ),
     # nanoGPT's shakespeare_char size, for a GPU
     "shakespeare-char": dict(
