@@ -8,9 +8,11 @@ Episode 01 trains with it first (section 8, "the race"); episode 06 opens the lo
 - ``checkpoints``  ``save_checkpoint`` / ``load_checkpoint``, RNG states for resuming
 - ``distributed``  DistributedDataParallel set-up for several processes (``torchrun``)
 - ``presets``      the named settings of ``--preset``
+- ``sweep``        a learning-rate sweep (``python -m helpers.train.sweep``, ``make lr-sweep``)
 - ``cli``          ``python -m helpers.train`` (run by ``__main__``)
 
-The library (everything but ``cli``) imports no command line and no plotting.
+The library (everything but ``cli`` and ``sweep.main``) parses no command line and
+imports no plotting.
 """
 
 from helpers.train.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
