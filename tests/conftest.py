@@ -1,5 +1,5 @@
 """Shared fixtures: a fixed random start, no figure left open, and the tiny model and task
-that the training, sampling and CUDA tests all use."""
+that the training, sampling, command-line and CUDA tests all use."""
 
 import matplotlib
 
@@ -81,4 +81,16 @@ def sample_checkpoint(tmp_path):
     path = tmp_path / "c.pt"
     model = _tiny_gpt(vocab_size=tok.vocab_size, block_size=16)
     save_checkpoint(path, model, extra={"chars": tok.chars})
+    return path
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    """A small .txt corpus of 30 records, for the command-line tests."""
+    records = [
+        f"Episode {i}: the crew sails to island number {i} and finds a new friend."
+        for i in range(30)
+    ]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n\n".join(records), encoding="utf-8")
     return path

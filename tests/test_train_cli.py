@@ -15,17 +15,6 @@ TINY = ["--preset", "cpu-small", "--n-layer", "1", "--n-embd", "16", "--block-si
 TINY += ["--batch-size", "4", "--eval-interval", "5", "--eval-iters", "1", "--no-progress"]
 
 
-@pytest.fixture
-def corpus_file(tmp_path):
-    records = [
-        f"Episode {i}: the crew sails to island number {i} and finds a new friend."
-        for i in range(30)
-    ]
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n\n".join(records), encoding="utf-8")
-    return path
-
-
 def test_flags_override_the_preset_and_the_rest_comes_from_it():
     args = build_parser().parse_args(["--preset", "reference", "--n-layer", "2", "--lr", "0.01"])
     model, train_cfg, snapshots = settings(args)

@@ -18,14 +18,6 @@ def tiny_preset(monkeypatch):
     return "tiny-test"
 
 
-@pytest.fixture
-def corpus_file(tmp_path):
-    records = [f"Episode {i}: the crew sails to island {i} and meets a friend." for i in range(30)]
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n\n".join(records), encoding="utf-8")
-    return path
-
-
 def test_the_sweep_shrinks_the_preset_and_leaves_the_rate_to_each_run():
     model, run = sweep.sweep_settings("reference", steps=300, warmup_steps=50)
     assert model["n_embd"] == PRESETS["reference"]["n_embd"] and "max_steps" not in model

@@ -179,10 +179,10 @@ EXPECTATIONS: dict[str, list[Expect]] = {
             key="Home",
             pattern=r"layer (?P<layer>\d+), head (?P<head>\d+): .*looks back (?P<back>[0-9.]+) "
             r"characters",
-            holds=lambda b, a: (b["layer"], b["head"], a["layer"], a["head"]) == (1, 0, 0, 0)
+            holds=lambda b, a: (b["layer"], b["head"], a["layer"], a["head"]) == (2, 0, 0, 0)
             and a["back"] < b["back"] - 2,
-            says="the explorer starts at layer 1, head 0, the start-of-the-word head; layer 0's "
-            "head 0 looks mostly one character back, several characters less far",
+            says="the explorer starts at layer 2, head 0, the word-boundary head; layer 0's "
+            "head 0 looks about two characters back, several characters less far",
         ),
     ],
     "07_pretrained": [

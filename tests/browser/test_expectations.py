@@ -160,8 +160,8 @@ def reference_heads() -> tuple[Pair, list[Pair]]:
     sentence = "Luffy answered with a wide grin."
     with torch.no_grad():
         maps = model.attention_maps(torch.tensor([tokenizer.encode(sentence)]))[0]
-    near, word_start = (gpt_head_view(maps, list(sentence), layer, 0).summary() for layer in (0, 1))
-    return (word_start, near), [(near, word_start)]
+    near, boundary = (gpt_head_view(maps, list(sentence), layer, 0).summary() for layer in (0, 2))
+    return (boundary, near), [(near, boundary)]
 
 
 def induction_layer() -> tuple[Pair, list[Pair]]:
