@@ -26,7 +26,7 @@ help:
 	@echo "make train|sample  train a GPT / sample from it on the command line"
 	@echo "make checkpoints   re-train episode 06's reference checkpoints (about 25 minutes)"
 	@echo "make lr-sweep      the learning-rate sweep behind their peak rate (about 15 minutes)"
-	@echo "make larger-run    episode 06's larger, overfitting model: its loss history only"
+	@echo "make larger-run    episode 06's model three times the reference's size: its loss history"
 	@echo "make bench         benchmarks (not part of make test)"
 
 # The venv is reused; the project is reinstalled only when pyproject.toml changes.

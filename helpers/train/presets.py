@@ -35,9 +35,9 @@ PRESETS: dict[str, dict] = {
         eval_iters=10,
         snapshot_steps=(200, 1000),
     ),
-    # episode 06's overfitting check (make larger-run, about 25 minutes on 2 CPU cores): a
-    # model three times the reference's size, no dropout, half its peak rate (wider models
-    # want smaller steps). Only its loss history is shipped: its weights would take 11 MB.
+    # episode 06's "is the text the limit?" run (make larger-run, about 25 minutes alone on
+    # 2 CPU cores): a model three times the reference's size, no dropout, half its peak rate
+    # (wider models want smaller steps). Only its loss history is shipped (11 MB of weights).
     "larger": dict(
         n_layer=6,
         n_head=6,
