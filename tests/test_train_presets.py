@@ -8,7 +8,7 @@ import pytest
 from helpers.data import DATA_DIR
 from helpers.gpt import GPTConfig
 from helpers.train import TrainConfig
-from helpers.train.presets import PRESETS
+from helpers.train.presets import PRESETS, split_settings
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -21,6 +21,15 @@ def test_every_preset_builds_a_model_and_a_training_config(name):
     GPTConfig(**{k: v for k, v in settings.items() if k in model_keys})
     cfg = TrainConfig(**{k: v for k, v in settings.items() if k in train_keys})
     assert all(0 < s < cfg.max_steps for s in snapshots), snapshots
+
+
+def test_split_settings_separates_model_training_and_snapshots():
+    model, train, snapshots = split_settings(PRESETS["reference"])
+    assert set(model) == {"n_layer", "n_head", "n_embd", "block_size", "dropout"}
+    assert train["lr"] == PRESETS["reference"]["lr"] and "snapshot_steps" not in train
+    assert snapshots == (200, 1000)
+    assert split_settings({"n_layer": 2, "lr": 0.1})[2] == (), "no snapshots unless asked"
+    assert "snapshot_steps" in PRESETS["reference"], "the preset itself is left as it was"
 
 
 SHIPPED = DATA_DIR / "checkpoints"

@@ -33,7 +33,7 @@ from helpers.plots import plot_losses
 from helpers.train.checkpoints import load_checkpoint, save_checkpoint
 from helpers.train.history import HISTORY_FORMATS, History, write_history
 from helpers.train.loop import TrainConfig, TrainResult, train
-from helpers.train.presets import PRESETS
+from helpers.train.presets import PRESETS, split_settings
 
 # fields set by flags of their own below (or by none: eval_splits, vocab_size)
 _NOT_FLAGS = ("device", "bf16", "checkpoint_path", "progress", "eval_splits")
@@ -129,10 +129,8 @@ def settings(args: argparse.Namespace) -> tuple[dict, dict, tuple[int, ...]]:
     model_keys = {f.name for f in fields(GPTConfig)}
     config_keys = model_keys | {f.name for f in fields(TrainConfig) if f.name not in _NOT_FLAGS}
     merged.update({k: v for k, v in vars(args).items() if v is not None and k in config_keys})
-    preset_snapshots = merged.pop("snapshot_steps", ())
+    model, train_cfg, preset_snapshots = split_settings(merged)
     snapshots = args.snapshot_steps if args.snapshot_steps is not None else preset_snapshots
-    model = {k: v for k, v in merged.items() if k in model_keys}
-    train_cfg = {k: v for k, v in merged.items() if k not in model_keys}
     return model, train_cfg, snapshots
 
 

@@ -5,6 +5,10 @@ given on the command line override them. "reference" is the run behind episode 0
 shipped checkpoints (section 7, "training longer"; ``make checkpoints``).
 """
 
+from dataclasses import fields
+
+from helpers.gpt import GPTConfig
+
 PRESETS: dict[str, dict] = {
     # a couple of minutes on a laptop CPU
     "cpu-small": dict(
@@ -18,7 +22,7 @@ PRESETS: dict[str, dict] = {
         warmup_steps=50,
         eval_interval=50,
     ),
-    # episode 06's reference run (make checkpoints): about 20 minutes on 2 CPU cores.
+    # episode 06's reference run (make checkpoints): 24 minutes on 2 CPU cores.
     # Its peak rate is the best of `make lr-sweep` (data/checkpoints/lr_sweep.json).
     "reference": dict(
         n_layer=4,
@@ -35,9 +39,10 @@ PRESETS: dict[str, dict] = {
         eval_iters=10,
         snapshot_steps=(200, 1000),
     ),
-    # episode 06's "is the text the limit?" run (make larger-run, about 25 minutes alone on
-    # 2 CPU cores): a model three times the reference's size, no dropout, half its peak rate
-    # (wider models want smaller steps). Only its loss history is shipped (11 MB of weights).
+    # episode 06's "is the text the limit?" run (make larger-run, 37 minutes on 2 CPU cores
+    # busy with other work): a model three times the reference's size, no dropout, half its
+    # peak rate (wider models want smaller steps). Only its loss history is shipped (its
+    # weights would take 11 MB).
     "larger": dict(
         n_layer=6,
         n_head=6,
@@ -68,3 +73,17 @@ PRESETS: dict[str, dict] = {
         eval_iters=50,
     ),
 }
+
+
+def split_settings(settings: dict) -> tuple[dict, dict, tuple[int, ...]]:
+    """Settings as a preset writes them, split: (GPTConfig fields, the rest, snapshot steps).
+
+    The rest are TrainConfig fields; ``python -m helpers.train`` and the learning-rate
+    sweep both read a preset this way.
+    """
+    model_keys = {f.name for f in fields(GPTConfig)}
+    rest = dict(settings)
+    snapshots = tuple(rest.pop("snapshot_steps", ()))
+    model = {k: v for k, v in rest.items() if k in model_keys}
+    train = {k: v for k, v in rest.items() if k not in model_keys}
+    return model, train, snapshots

@@ -21,7 +21,7 @@ import torch
 from helpers.data import DEFAULT_CORPUS, Batches, CharTokenizer, CorpusError, load_corpus
 from helpers.gpt import GPT, GPTConfig
 from helpers.train.loop import TrainConfig, train
-from helpers.train.presets import PRESETS
+from helpers.train.presets import PRESETS, split_settings
 
 DEFAULT_LRS = (0.002, 0.004, 0.008, 0.016, 0.032)
 
@@ -32,10 +32,8 @@ def sweep_settings(preset: str, steps: int, warmup_steps: int) -> tuple[dict, di
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if not 0 <= warmup_steps < steps:
         raise ValueError(f"warmup_steps must be in [0, steps={steps}), got {warmup_steps}")
-    model_keys = set(GPTConfig.__dataclass_fields__)
-    settings = {k: v for k, v in PRESETS[preset].items() if k != "snapshot_steps"}
-    model = {k: v for k, v in settings.items() if k in model_keys}
-    run = {k: v for k, v in settings.items() if k not in model_keys and k != "lr"}
+    model, run, _ = split_settings(PRESETS[preset])  # the preset's snapshots are not needed
+    run.pop("lr", None)  # each run gets its own
     run.update(max_steps=steps, warmup_steps=warmup_steps, min_lr=None)  # min_lr: lr / 10
     run["eval_interval"] = min(run.get("eval_interval", 50), 50)
     return model, run
